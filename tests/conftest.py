@@ -1,0 +1,19 @@
+"""Shared test set-up: quiet TensorFlow, deterministic seeds, tiny audio helpers."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests run on the CPU, GPU or not
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def tone():
+    """`tone(freq, seconds, sr)` -> float32 sine of amplitude 0.5."""
+
+    def make(freq: float = 440.0, seconds: float = 1.0, sample_rate: int = 16000) -> np.ndarray:
+        t = np.arange(int(seconds * sample_rate)) / sample_rate
+        return (0.5 * np.sin(2 * np.pi * freq * t)).astype("float32")
+
+    return make
