@@ -279,16 +279,9 @@ def apply_override(cfg: Experiment, assignment: str) -> None:
         if not _accepts_str(expected):
             raise ConfigError(f"{key}: {raw!r} is not a Python literal (expected {expected})") from None
         value = raw
-    if isinstance(value, (int, float, bool)) and not isinstance(value, str) and _accepts_str(expected) and not _accepts_non_str(expected):
-        value = raw  # e.g. --set data.source=123 for a folder named 123
+    if expected is str and not isinstance(value, str):
+        value = raw  # a field that only takes strings: --set data.source=123 is the folder "123"
     setattr(owner, name, _check_type(value, expected, key))
-
-
-def _accepts_non_str(expected: Any) -> bool:
-    if expected is Any:
-        return True
-    args = typing.get_args(expected)
-    return any(a is not str for a in args) if args else expected is not str
 
 
 def apply_overrides(cfg: Experiment, assignments: list[str]) -> Experiment:

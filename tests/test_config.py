@@ -1,0 +1,113 @@
+"""Config: experiment files, typed `--set` overrides, JSON round trip, smoke."""
+import dataclasses
+
+import pytest
+
+from advaudio import config as C
+
+
+@pytest.fixture
+def cfg():
+    return C.Experiment()
+
+
+def test_overrides_parse_literals_and_check_types(cfg):
+    C.apply_overrides(cfg, ["train.epochs=3", "train.learning_rate=1e-4", "data.split=(0.7, 0.2, 0.1)",
+                            "objective.loss_weights={'rec/mse': 1.0, 'spec/sc': 0.5}", "data.frame_hop=None",
+                            "model.skip_connections=True", "train.learning_rate=2"])
+    assert cfg.train.epochs == 3
+    assert cfg.train.learning_rate == 2.0 and isinstance(cfg.train.learning_rate, float)
+    assert cfg.data.split == (0.7, 0.2, 0.1)
+    assert cfg.objective.loss_weights == {"rec/mse": 1.0, "spec/sc": 0.5}
+    assert cfg.data.frame_hop is None and cfg.model.skip_connections is True
+
+
+def test_bare_word_and_quoted_strings_both_work(cfg):
+    C.apply_override(cfg, "data.source=/a/b.wav")
+    assert cfg.data.source == "/a/b.wav"
+    C.apply_override(cfg, "data.source='/c/d.wav'")
+    assert cfg.data.source == "/c/d.wav"
+    C.apply_override(cfg, "data.source=tfds:nsynth")
+    assert cfg.data.source == "tfds:nsynth"
+    C.apply_override(cfg, "data.source=123")  # a folder named 123 stays a string
+    assert cfg.data.source == "123"
+    C.apply_override(cfg, "objective.name=spectral")
+    assert cfg.objective.name == "spectral"
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("train.epochs=2.5", "expected an integer"),
+    ("train.epochs=many", "not a Python literal"),
+    ("model.skip_connections=1", "True or False"),
+    ("data.split=(0.5, 0.5)", "expected 3 values"),
+    ("train.epoch=3", "Did you mean 'train.epochs'"),
+    ("data.frame_lenght=400", "Did you mean 'data.frame_length'"),
+    ("train=3", "is a section"),
+    ("train.epochs", "KEY=VALUE"),
+])
+def test_bad_overrides_fail_with_a_fix(cfg, assignment, message):
+    before = C.to_dict(cfg)
+    with pytest.raises(C.ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        C.apply_override(cfg, assignment)
+    assert C.to_dict(cfg) == before  # nothing half-applied
+
+
+def test_nested_adversarial_keys(cfg):
+    C.apply_override(cfg, "objective.adversarial.d_steps=2")
+    C.apply_override(cfg, "objective.adversarial.snr_db=(5, 10)")
+    assert cfg.objective.adversarial.d_steps == 2
+    assert cfg.objective.adversarial.snr_db == (5.0, 10.0)
+
+
+def test_json_round_trip(tmp_path, cfg):
+    C.apply_overrides(cfg, ["data.split=(0.6, 0.2, 0.2)", "train.distribute=mirrored"])
+    C.save_json(cfg, tmp_path / "config.json")
+    back = C.load_json(tmp_path / "config.json")
+    assert back == cfg
+
+
+def test_load_experiment_file(tmp_path):
+    path = tmp_path / "my_exp.py"
+    path.write_text("from advaudio.config import Experiment, Train\n"
+                    "def get_config():\n    return Experiment(train=Train(epochs=4))\n")
+    cfg, source = C.load_experiment(path)
+    assert cfg.train.epochs == 4 and cfg.name == "my_exp" and "get_config" in source
+
+
+@pytest.mark.parametrize("text, message", [
+    ("x = 1\n", "defines no get_config"),
+    ("def get_config():\n    return {}\n", "not an Experiment"),
+])
+def test_bad_experiment_files(tmp_path, text, message):
+    path = tmp_path / "bad.py"
+    path.write_text(text)
+    with pytest.raises(C.ConfigError, match=message):
+        C.load_experiment(path)
+    with pytest.raises(C.ConfigError, match="does not exist"):
+        C.load_experiment(tmp_path / "missing.py")
+
+
+def test_smoke_shrinks_everything(cfg):
+    C.smoke(cfg)
+    assert cfg.data.frame_length <= 400 and cfg.model.units <= 16
+    assert cfg.train.steps_per_epoch == 2 and cfg.train.epochs <= 2
+    assert cfg.data.default_minutes <= 0.5
+
+
+def test_example_span_and_hop():
+    data = C.Data(frame_length=400, frame_hop=None, sequence_length=8)
+    assert C.frame_hop(data) == 400 and C.example_span(data) == 9 * 400
+    data = C.Data(frame_length=400, frame_hop=100, sequence_length=8)
+    assert C.example_span(data) == 8 * 100 + 400
+
+
+def test_every_key_is_documented_in_public_contract():
+    exp = C.Experiment()
+    keys = {f"{s.name}.{f.name}" for s in dataclasses.fields(exp) if dataclasses.is_dataclass(getattr(exp, s.name))
+            for f in dataclasses.fields(getattr(exp, s.name))}
+    contract = {"data.source", "data.sample_rate", "data.frame_length", "data.frame_hop", "data.sequence_length",
+                "data.window_shift", "data.batch_size", "data.split", "data.normalization", "model.cell",
+                "model.layers", "model.units", "model.skip_connections", "objective.name", "train.epochs",
+                "train.steps_per_epoch", "train.learning_rate", "train.seed", "train.distribute",
+                "generate.seconds", "generate.stitch", "generate.seed_frames"}
+    assert contract <= keys
