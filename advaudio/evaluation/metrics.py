@@ -1,0 +1,669 @@
+"""Objective metrics of generated audio against held-out real audio of the same data.
+
+Each metric is a pure numpy/librosa function whose definition is in its
+docstring; `evaluate_audio` scores one output and `evaluate_run` scores every
+sample of a run folder. Nothing here imports training code.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import scipy.fft
+import soundfile as sf
+
+# Parallel WaveGAN's multi-resolution STFT loss: (fft_size, hop_length, win_length).
+PWG_RESOLUTIONS: tuple[tuple[int, int, int], ...] = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
+
+# Below this RMS (about -80 dBFS) a frame or chunk counts as digital silence.
+SILENCE_RMS = 1e-4
+# Floor of every dBFS figure: 20 * log10(1e-6) = -120 dBFS.
+RMS_FLOOR = 1e-6
+_LOG_EPS = 1e-7  # Parallel WaveGAN's magnitude clamp in the log-magnitude term.
+_POWER_EPS = 1e-12
+
+# Column order of the metric tables; `evaluate_audio` returns exactly these keys.
+METRIC_KEYS: tuple[str, ...] = (
+    "duration_s",
+    "mr_stft",
+    "mr_stft_sc",
+    "mr_stft_logmag",
+    "lsd_db",
+    "flatness",
+    "flatness_data",
+    "flatness_ratio",
+    "loudness_db",
+    "loudness_data_db",
+    "silence_onset_s",
+    "seed_copy",
+    "train_copy",
+    "pitch_hz",
+    "pitch_data_hz",
+    "pitch_ratio",
+    "onset_rate",
+    "onset_rate_data",
+    "onset_rate_ratio",
+    "frechet_mfcc",
+    "seam_ratio",
+    "frame_repetition",
+    "frame_repetition_data",
+)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _as_mono(audio: np.ndarray) -> np.ndarray:
+    """[samples] or [samples, channels] -> float64 [samples]."""
+    audio = np.asarray(audio, dtype=np.float64)
+    if audio.ndim == 2:
+        audio = audio.mean(axis=1)
+    if audio.ndim != 1:
+        raise ValueError(f"expected audio of shape [samples] or [samples, channels], got {audio.shape}")
+    return audio
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or denominator is None or denominator == 0:
+        return None
+    return float(numerator) / float(denominator)
+
+
+def rms(audio: np.ndarray) -> float:
+    """Root mean square of `audio` [samples]; 0.0 for an empty signal."""
+    audio = _as_mono(audio)
+    return float(np.sqrt(np.mean(audio**2))) if audio.size else 0.0
+
+
+def rms_db(audio: np.ndarray) -> float:
+    """Loudness in dBFS: 20 * log10(max(RMS, 1e-6)).
+
+    0 dBFS is the RMS of a full-scale square wave (1.0), so a full-scale sine
+    reads -3.01 dBFS; silence reads the floor, -120 dBFS.
+    """
+    return float(20.0 * np.log10(max(rms(audio), RMS_FLOOR)))
+
+
+def frame_signal(audio: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
+    """Cuts [samples] into [frames, frame_length] windows every `hop_length` samples.
+
+    A signal shorter than one frame is zero-padded to one frame; a partial
+    last frame is dropped.
+    """
+    audio = _as_mono(audio)
+    if audio.size < frame_length:
+        audio = np.pad(audio, (0, frame_length - audio.size))
+    return np.lib.stride_tricks.sliding_window_view(audio, frame_length)[::hop_length]
+
+
+def stft_magnitude(audio: np.ndarray, fft_size: int, hop_length: int, win_length: int) -> np.ndarray:
+    """|STFT| of [samples] -> [frames, fft_size // 2 + 1], periodic Hann window of `win_length`."""
+    if win_length > fft_size:
+        raise ValueError(f"win_length {win_length} > fft_size {fft_size}")
+    n = np.arange(win_length)
+    window = 0.5 - 0.5 * np.cos(2.0 * np.pi * n / win_length)
+    frames = frame_signal(audio, win_length, hop_length) * window
+    return np.abs(np.fft.rfft(frames, n=fft_size, axis=-1))
+
+
+def average_spectrum(audio: np.ndarray, fft_size: int, hop_length: int, win_length: int) -> np.ndarray:
+    """Long-term average magnitude spectrum: mean over frames of |STFT| -> [fft_size // 2 + 1]."""
+    return stft_magnitude(audio, fft_size, hop_length, win_length).mean(axis=0)
+
+
+# ----------------------------------------------------------------------------- spectral distances
+
+
+def mr_stft_distance(
+    generated: np.ndarray,
+    reference: np.ndarray,
+    resolutions: Iterable[tuple[int, int, int]] = PWG_RESOLUTIONS,
+    aligned: bool = False,
+) -> dict[str, float]:
+    """Multi-resolution STFT distance (Parallel WaveGAN, Yamamoto et al. 2020).
+
+    For each resolution (fft_size, hop_length, win_length), with magnitudes
+    S_ref and S_gen:
+
+        sc     = ||S_ref - S_gen||_F / ||S_ref||_F            (spectral convergence)
+        logmag = mean |log(max(S_ref, 1e-7)) - log(max(S_gen, 1e-7))|
+
+    both averaged over the resolutions; `mr_stft = sc + logmag`.
+
+    Generated audio is not sample-aligned with held-out audio, so by default
+    (`aligned=False`) S is the long-term average magnitude spectrum (mean of
+    |STFT| over frames) of each signal: the distance compares spectral
+    envelopes, not waveforms. With `aligned=True` the full spectrograms are
+    compared frame by frame over their common length (the training loss).
+
+    Returns:
+        {"mr_stft", "mr_stft_sc", "mr_stft_logmag"}; 0 for a copy, sc = 1 for silence
+        against any non-silent reference.
+    """
+    scs, logmags = [], []
+    for fft_size, hop_length, win_length in resolutions:
+        s_gen = stft_magnitude(generated, fft_size, hop_length, win_length)
+        s_ref = stft_magnitude(reference, fft_size, hop_length, win_length)
+        if aligned:
+            frames = min(len(s_gen), len(s_ref))
+            s_gen, s_ref = s_gen[:frames], s_ref[:frames]
+        else:
+            s_gen, s_ref = s_gen.mean(axis=0), s_ref.mean(axis=0)
+        scs.append(np.linalg.norm(s_ref - s_gen) / max(np.linalg.norm(s_ref), _POWER_EPS))
+        logmags.append(np.mean(np.abs(np.log(np.maximum(s_ref, _LOG_EPS)) - np.log(np.maximum(s_gen, _LOG_EPS)))))
+    sc, logmag = float(np.mean(scs)), float(np.mean(logmags))
+    return {"mr_stft": sc + logmag, "mr_stft_sc": sc, "mr_stft_logmag": logmag}
+
+
+def log_spectral_distance(
+    generated: np.ndarray, reference: np.ndarray, fft_size: int = 2048, hop_length: int = 512
+) -> float:
+    """Log-spectral distance in dB between long-term average power spectra.
+
+        P(f)  = mean over frames of |STFT(f)|^2    (Hann window of fft_size)
+        LSD   = sqrt(mean_f (10 * log10((P_ref(f) + e) / (P_gen(f) + e)))^2),  e = 1e-12
+
+    Not sample-aligned (average spectra). A copy scores 0; a copy scaled by
+    gain g scores |20 * log10(g)| dB.
+    """
+    p_gen = average_power_spectrum(generated, fft_size, hop_length)
+    p_ref = average_power_spectrum(reference, fft_size, hop_length)
+    diff = 10.0 * np.log10((p_ref + _POWER_EPS) / (p_gen + _POWER_EPS))
+    return float(np.sqrt(np.mean(diff**2)))
+
+
+def average_power_spectrum(audio: np.ndarray, fft_size: int = 2048, hop_length: int = 512) -> np.ndarray:
+    """Mean over frames of |STFT|^2 -> [fft_size // 2 + 1]."""
+    return (stft_magnitude(audio, fft_size, hop_length, fft_size) ** 2).mean(axis=0)
+
+
+# ----------------------------------------------------------------------------- noisiness
+
+
+def spectral_flatness(audio: np.ndarray, fft_size: int = 2048, hop_length: int = 512) -> float | None:
+    """Mean spectral flatness (Wiener entropy) over non-silent frames.
+
+    Per frame, with power spectrum P(f) = |STFT(f)|^2 (Hann window):
+
+        flatness = exp(mean_f log(P(f) + 1e-12)) / mean_f (P(f) + 1e-12)
+
+    i.e. geometric over arithmetic mean: about exp(-0.5772) = 0.56 for white
+    noise (exponentially distributed periodogram bins), near 0 for a tone.
+    Frames with RMS below 1e-4 (about -80 dBFS) are ignored; None when all are.
+    """
+    frames = frame_signal(audio, fft_size, hop_length)
+    loud = np.sqrt(np.mean(frames**2, axis=1)) >= SILENCE_RMS
+    if not loud.any():
+        return None
+    power = stft_magnitude(audio, fft_size, hop_length, fft_size)[loud] ** 2 + _POWER_EPS
+    flatness = np.exp(np.mean(np.log(power), axis=1)) / np.mean(power, axis=1)
+    return float(np.mean(flatness))
+
+
+# ----------------------------------------------------------------------------- collapse
+
+
+def loudness_curve(
+    audio: np.ndarray, sample_rate: int, window_seconds: float = 0.1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Loudness over time: RMS dBFS (see `rms_db`) of consecutive non-overlapping windows.
+
+    Returns:
+        (start times in seconds [windows], loudness in dBFS [windows]); the
+        last window may be partial.
+    """
+    audio = _as_mono(audio)
+    window = max(1, int(round(window_seconds * sample_rate)))
+    starts = np.arange(0, max(audio.size, 1), window)
+    loudness = np.array([rms_db(audio[s : s + window]) for s in starts])
+    return starts / sample_rate, loudness
+
+
+def silence_onset(
+    audio: np.ndarray,
+    sample_rate: int,
+    reference_db: float,
+    threshold_db: float = -40.0,
+    window_seconds: float = 0.1,
+    min_silence_seconds: float = 0.5,
+) -> float | None:
+    """The time (s) from which the output stays silent to the end, or None.
+
+    A window of the loudness curve (`loudness_curve`, `window_seconds`) is
+    silent when it is below `reference_db + threshold_db`, where
+    `reference_db` is the data's loudness (`rms_db` of the real audio). The
+    onset is the start of the first window after which every window is
+    silent, provided that silent tail lasts at least `min_silence_seconds`
+    (so a short fade at the very end is not a collapse). All-silent output
+    returns 0.0.
+    """
+    times, loudness = loudness_curve(audio, sample_rate, window_seconds)
+    silent = loudness < reference_db + threshold_db
+    if not silent[-1]:
+        return None
+    loud_indices = np.flatnonzero(~silent)
+    first_silent = 0 if loud_indices.size == 0 else int(loud_indices[-1]) + 1
+    onset = float(times[first_silent])
+    duration = _as_mono(audio).size / sample_rate
+    if first_silent > 0 and duration - onset < min_silence_seconds:
+        return None
+    return onset
+
+
+# ----------------------------------------------------------------------------- copying
+
+
+def max_normalized_xcorr(
+    query: np.ndarray,
+    source: np.ndarray,
+    chunk_length: int,
+    max_chunks: int = 32,
+) -> float | None:
+    """Highest normalised cross-correlation of any chunk of `query` with `source` at any lag.
+
+    `query` is cut into non-overlapping chunks q of `chunk_length` samples
+    (at most `max_chunks`, evenly spread; silent chunks skipped). For each
+    chunk and every lag j at which it lies fully inside `source`:
+
+        ncc(j) = |sum_n q[n] * source[j + n]| / (||q|| * ||source[j : j + N]||)
+
+    (cosine similarity, no mean removal; the absolute value counts a
+    polarity-inverted copy as a copy), computed for all lags at once with an
+    FFT. Returns the maximum over chunks and lags: 1.0 when some chunk is an
+    exact (scaled) copy of part of `source`, about sqrt(2 ln L / N) for
+    unrelated noise (L lags, N = chunk_length). Source windows quieter than
+    -80 dBFS are ignored. None when every chunk of `query` is silent.
+    """
+    query, source = _as_mono(query), _as_mono(source)
+    chunk_length = int(min(chunk_length, query.size, source.size))
+    if chunk_length < 1:
+        return None
+    starts = np.arange(0, query.size - chunk_length + 1, chunk_length)
+    chunks = [query[s : s + chunk_length] for s in starts]
+    chunks = [c for c in chunks if np.sqrt(np.mean(c**2)) >= SILENCE_RMS]
+    if not chunks:
+        return None
+    if len(chunks) > max_chunks:
+        keep = np.linspace(0, len(chunks) - 1, max_chunks).round().astype(int)
+        chunks = [chunks[i] for i in keep]
+    lags = source.size - chunk_length + 1
+    nfft = scipy.fft.next_fast_len(source.size + chunk_length - 1, real=True)
+    source_spectrum = scipy.fft.rfft(source, nfft)
+    cumulative = np.concatenate([[0.0], np.cumsum(source**2)])
+    window_energy = cumulative[chunk_length:] - cumulative[:-chunk_length]
+    quiet = window_energy < SILENCE_RMS**2 * chunk_length
+    window_norm = np.sqrt(np.maximum(window_energy, _POWER_EPS))
+    best = 0.0
+    for chunk in chunks:
+        spectrum = scipy.fft.rfft(chunk, nfft)
+        correlation = scipy.fft.irfft(source_spectrum * np.conj(spectrum), nfft)[:lags]
+        ncc = np.abs(correlation) / (np.linalg.norm(chunk) * window_norm)
+        ncc[quiet] = 0.0
+        best = max(best, float(ncc.max()))
+    return min(best, 1.0)
+
+
+# ----------------------------------------------------------------------------- speed and rhythm
+
+
+def dominant_frequency(
+    audio: np.ndarray, sample_rate: int, fft_size: int = 8192, min_frequency: float = 30.0
+) -> float | None:
+    """Dominant pitch in Hz: the highest peak of the long-term average spectrum.
+
+    The peak of `average_spectrum` (Hann window of `fft_size`, hop
+    fft_size / 4) above `min_frequency`, refined by parabolic interpolation
+    of the log magnitude. Playing audio k times too fast multiplies it by k.
+    None for silence.
+    """
+    audio = _as_mono(audio)
+    if rms(audio) < SILENCE_RMS:
+        return None
+    fft_size = int(min(fft_size, 2 ** int(np.floor(np.log2(max(audio.size, 2))))))
+    spectrum = average_spectrum(audio, fft_size, fft_size // 4, fft_size)
+    low = max(1, int(np.ceil(min_frequency * fft_size / sample_rate)))
+    peak = low + int(np.argmax(spectrum[low:-1])) if spectrum.size - 1 > low else int(np.argmax(spectrum))
+    offset = 0.0
+    if 0 < peak < spectrum.size - 1:
+        a, b, c = np.log(np.maximum(spectrum[peak - 1 : peak + 2], _LOG_EPS))
+        denominator = a - 2 * b + c
+        offset = 0.5 * (a - c) / denominator if denominator != 0 else 0.0
+    return float((peak + offset) * sample_rate / fft_size)
+
+
+def onset_rate(
+    audio: np.ndarray, sample_rate: int, hop_length: int = 256, min_gap_seconds: float = 0.04
+) -> float:
+    """Onsets per second found by librosa's spectral-flux onset detector.
+
+    `librosa.onset.onset_detect` (peak picking on the onset-strength envelope,
+    `hop_length` samples per frame, onsets at least `min_gap_seconds` apart so
+    one attack spread over two frames counts once) counted over the whole
+    signal, divided by its duration. Silent audio (RMS below -80 dBFS) has
+    no onsets: 0.0. An attack at the very first sample is not detected.
+    """
+    import librosa
+
+    audio = _as_mono(audio)
+    if audio.size == 0 or rms(audio) < SILENCE_RMS:
+        return 0.0
+    wait = int(np.ceil(min_gap_seconds * sample_rate / hop_length))
+    onsets = librosa.onset.onset_detect(
+        y=audio.astype(np.float32), sr=sample_rate, hop_length=hop_length, wait=wait
+    )
+    return float(len(onsets) / (audio.size / sample_rate))
+
+
+# ----------------------------------------------------------------------------- Frechet distance
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """Frechet distance between Gaussians N(mu1, sigma1) and N(mu2, sigma2).
+
+        d^2 = ||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2))
+
+    with Tr((sigma1 sigma2)^(1/2)) = sum sqrt(eig(sigma1^(1/2) sigma2 sigma1^(1/2)))
+    (symmetric, so stable). Returns d^2, as FID does; 0 for equal statistics.
+    """
+    mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
+    sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
+    values, vectors = np.linalg.eigh(sigma1)
+    sqrt_sigma1 = (vectors * np.sqrt(np.maximum(values, 0.0))) @ vectors.T
+    middle = sqrt_sigma1 @ sigma2 @ sqrt_sigma1
+    trace_sqrt = np.sum(np.sqrt(np.maximum(np.linalg.eigvalsh((middle + middle.T) / 2), 0.0)))
+    distance = np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt
+    return float(max(distance, 0.0))
+
+
+def mfcc_segment_features(
+    audio: np.ndarray,
+    sample_rate: int,
+    n_segments: int = 32,
+    segment_seconds: float = 0.5,
+    n_mfcc: int = 20,
+    hop_length: int = 512,
+) -> np.ndarray:
+    """MFCC frames of `n_segments` evenly spaced segments -> [frames, n_mfcc - 1].
+
+    Segments of `segment_seconds` start at evenly spaced positions from the
+    first to the last possible sample (they overlap when the audio is short),
+    so every signal gives the same number of frames. The 0th coefficient
+    (energy) is dropped.
+    """
+    import librosa
+
+    audio = _as_mono(audio).astype(np.float32)
+    segment = int(min(round(segment_seconds * sample_rate), audio.size))
+    if segment < 1:
+        raise ValueError("cannot compute MFCC features of empty audio")
+    starts = np.linspace(0, audio.size - segment, n_segments).round().astype(int)
+    batch = np.stack([audio[s : s + segment] for s in starts])
+    n_fft = int(min(2048, 2 ** int(np.floor(np.log2(segment)))))
+    mfcc = librosa.feature.mfcc(y=batch, sr=sample_rate, n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop_length)
+    # [segments, n_mfcc, frames] -> [segments * frames, n_mfcc - 1]
+    return np.transpose(mfcc[:, 1:, :], (0, 2, 1)).reshape(-1, n_mfcc - 1).astype(np.float64)
+
+
+def frechet_mfcc_distance(
+    generated: np.ndarray,
+    reference: np.ndarray,
+    sample_rate: int,
+    n_segments: int = 32,
+    segment_seconds: float = 0.5,
+) -> float:
+    """Frechet distance between MFCC statistics of generated and real segments.
+
+    The generated audio is first scaled to the reference's RMS (loudness
+    matching), then both are cut into `n_segments` segments
+    (`mfcc_segment_features`, 20 MFCCs without the energy coefficient c0);
+    mean and covariance of the frames give the Gaussians of
+    `frechet_distance`. Gain alone leaves it (almost) unchanged; a copy
+    scores 0. Without matching, a figure mostly measures loudness.
+    """
+    generated = _as_mono(generated)
+    generated_rms, reference_rms = rms(generated), rms(reference)
+    if generated_rms >= SILENCE_RMS and reference_rms >= SILENCE_RMS:
+        generated = generated * (reference_rms / generated_rms)
+    features_gen = mfcc_segment_features(generated, sample_rate, n_segments, segment_seconds)
+    features_ref = mfcc_segment_features(reference, sample_rate, n_segments, segment_seconds)
+    return frechet_distance(
+        features_gen.mean(axis=0),
+        np.cov(features_gen, rowvar=False),
+        features_ref.mean(axis=0),
+        np.cov(features_ref, rowvar=False),
+    )
+
+
+# ----------------------------------------------------------------------------- frame artefacts
+
+
+def seam_ratio(audio: np.ndarray, frame_hop: int, offset: int = 0) -> float | None:
+    """Clicks at frame boundaries: mean jump across boundaries over mean jump inside frames.
+
+    With jumps d[t] = |x[t + 1] - x[t]|, boundary steps are t = offset +
+    k * frame_hop - 1 (k >= 1; the last sample of one frame to the first of
+    the next) and every other t is inside a frame:
+
+        seam_ratio = mean(d[boundaries]) / mean(d[inside])
+
+    1.0 means no clicks; frames concatenated with discontinuities score >> 1.
+    None when there is no boundary or the inside is constant.
+    """
+    audio = _as_mono(audio)
+    jumps = np.abs(np.diff(audio))
+    boundary = np.zeros(jumps.size, dtype=bool)
+    boundary[offset + frame_hop - 1 :: frame_hop] = True
+    if not boundary.any() or boundary.all():
+        return None
+    inside = float(jumps[~boundary].mean())
+    if inside <= 0.0:
+        return None
+    return float(jumps[boundary].mean() / inside)
+
+
+def frame_repetition(audio: np.ndarray, frame_length: int, frame_hop: int) -> float | None:
+    """Frozen loops: mean cosine similarity of consecutive frames.
+
+    Frames f_k = x[k * frame_hop : k * frame_hop + frame_length] (the frames the
+    model generated); the score is the mean over k of
+    <f_k, f_{k+1}> / (||f_k|| ||f_{k+1}||), skipping pairs with a silent frame.
+    1.0 when one frame repeats; about 0 for noise. A steady tone whose period
+    divides frame_hop also scores 1.0, so compare with the data's own score.
+    None when fewer than two non-silent frames exist.
+    """
+    audio = _as_mono(audio)
+    if audio.size < frame_length + frame_hop:
+        return None
+    frames = frame_signal(audio, frame_length, frame_hop)
+    norms = np.linalg.norm(frames, axis=1)
+    loud = norms >= SILENCE_RMS * np.sqrt(frame_length)
+    pairs = loud[:-1] & loud[1:]
+    if not pairs.any():
+        return None
+    cosine = np.sum(frames[:-1] * frames[1:], axis=1)[pairs] / (norms[:-1] * norms[1:])[pairs]
+    return float(np.mean(cosine))
+
+
+# ----------------------------------------------------------------------------- all metrics
+
+
+def evaluate_audio(
+    generated: np.ndarray,
+    reference: np.ndarray,
+    sample_rate: int,
+    frame_length: int,
+    frame_hop: int,
+    seed: np.ndarray | None = None,
+    train_reference: np.ndarray | None = None,
+    copy_chunk_seconds: float = 0.5,
+) -> dict[str, float | None]:
+    """Every metric of this module for one generated signal.
+
+    Args:
+        generated: the output [samples] (or [samples, channels], averaged).
+        reference: held-out real audio of the same data [samples].
+        sample_rate: of both, in Hz.
+        frame_length, frame_hop: the model's frames in samples (from the sidecar).
+        seed: the real audio the output was warmed up on, or None.
+        train_reference: real training audio, or None.
+        copy_chunk_seconds: chunk length of the copy detectors.
+
+    Returns:
+        A dict with exactly the keys of `METRIC_KEYS`; None where a metric is
+        undefined (silence, no seed given, ...). `*_data` keys are the same
+        measure on the reference; `*_ratio` keys are output / data (1.0 ideal).
+    """
+    generated, reference = _as_mono(generated), _as_mono(reference)
+    if generated.size == 0 or reference.size == 0:
+        raise ValueError("evaluate_audio needs non-empty generated and reference audio")
+    chunk = int(round(copy_chunk_seconds * sample_rate))
+    row: dict[str, float | None] = {"duration_s": generated.size / sample_rate}
+    row.update(mr_stft_distance(generated, reference))
+    row["lsd_db"] = log_spectral_distance(generated, reference)
+    row["flatness"] = spectral_flatness(generated)
+    row["flatness_data"] = spectral_flatness(reference)
+    row["flatness_ratio"] = _ratio(row["flatness"], row["flatness_data"])
+    row["loudness_db"] = rms_db(generated)
+    row["loudness_data_db"] = rms_db(reference)
+    row["silence_onset_s"] = silence_onset(generated, sample_rate, row["loudness_data_db"])
+    row["seed_copy"] = None if seed is None else max_normalized_xcorr(generated, seed, chunk)
+    row["train_copy"] = (
+        None if train_reference is None else max_normalized_xcorr(generated, train_reference, chunk)
+    )
+    row["pitch_hz"] = dominant_frequency(generated, sample_rate)
+    row["pitch_data_hz"] = dominant_frequency(reference, sample_rate)
+    row["pitch_ratio"] = _ratio(row["pitch_hz"], row["pitch_data_hz"])
+    row["onset_rate"] = onset_rate(generated, sample_rate)
+    row["onset_rate_data"] = onset_rate(reference, sample_rate)
+    row["onset_rate_ratio"] = _ratio(row["onset_rate"], row["onset_rate_data"])
+    row["frechet_mfcc"] = frechet_mfcc_distance(generated, reference, sample_rate)
+    row["seam_ratio"] = seam_ratio(generated, frame_hop)
+    row["frame_repetition"] = frame_repetition(generated, frame_length, frame_hop)
+    row["frame_repetition_data"] = frame_repetition(reference, frame_length, frame_hop)
+    assert tuple(row) == METRIC_KEYS, "METRIC_KEYS and evaluate_audio disagree"
+    return row
+
+
+# ----------------------------------------------------------------------------- run folders
+
+
+AUDIO_SUFFIXES = (".wav", ".flac")
+
+
+class RunFolderError(ValueError):
+    """A run folder lacks what evaluation needs; the message names the path and the fix."""
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Reads an audio file -> (float64 mono [samples], sample_rate)."""
+    audio, sample_rate = sf.read(str(path), dtype="float64", always_2d=True)
+    return audio.mean(axis=1), int(sample_rate)
+
+
+def sample_paths(run_dir: str | Path) -> list[Path]:
+    """The generated samples of a run: samples/*.wav and samples/*.flac, sorted by name."""
+    samples = Path(run_dir) / "samples"
+    if not samples.is_dir():
+        return []
+    return sorted(p for p in samples.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+
+
+def check_run_dir(run_dir: str | Path) -> None:
+    """Raises RunFolderError unless `run_dir` has config.json and at least one sample."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunFolderError(f"{run_dir} is not a directory; pass a run folder such as runs/<experiment>/<timestamp>")
+    if not (run_dir / "config.json").is_file():
+        raise RunFolderError(
+            f"{run_dir} has no config.json, so it is not a run folder; pass a folder written by "
+            f"`python -m advaudio.run EXPERIMENT.py` (runs/<experiment>/<timestamp>)"
+        )
+    if not sample_paths(run_dir):
+        raise RunFolderError(
+            f"{run_dir / 'samples'} holds no generated audio; write some with "
+            f"`python -m advaudio.generate {run_dir}`"
+        )
+
+
+def reference_path(run_dir: str | Path, split: str = "test") -> Path | None:
+    """reference/<split>.wav of a run; for "test", falls back to valid.wav. None if absent."""
+    reference = Path(run_dir) / "reference"
+    candidates = [split, "valid"] if split == "test" else [split]
+    for name in candidates:
+        for suffix in AUDIO_SUFFIXES:
+            path = reference / f"{name}{suffix}"
+            if path.is_file():
+                return path
+    return None
+
+
+def run_frames(run_dir: str | Path, sidecar: dict | None = None) -> tuple[int, int]:
+    """(frame_length, frame_hop) of a run: from a sample's sidecar, else config.json."""
+    sidecar = sidecar or {}
+    if "frame_length" in sidecar:
+        frame_length = int(sidecar["frame_length"])
+        return frame_length, int(sidecar.get("frame_hop") or frame_length)
+    data = json.loads((Path(run_dir) / "config.json").read_text()).get("data", {})
+    frame_length = int(data.get("frame_length", 0))
+    if frame_length <= 0:
+        raise RunFolderError(f"{Path(run_dir) / 'config.json'} has no data.frame_length and no sample sidecar gives it")
+    return frame_length, int(data.get("frame_hop") or frame_length)
+
+
+def _load_sidecar(audio_path: Path) -> dict:
+    path = audio_path.with_suffix(".json")
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def evaluate_run(run_dir: str | Path, progress=None) -> list[dict]:
+    """Scores every sample of a run folder against its held-out reference.
+
+    Reads samples/*.wav (+ the sidecar JSON of the same name),
+    samples/seeds/<same name>, reference/test.wav (fallback valid.wav) and
+    reference/train.wav.
+
+    Args:
+        run_dir: a run folder (see the run folder contract).
+        progress: optional callable(str) told about each sample.
+
+    Returns:
+        One dict per sample: "sample" (file name), "checkpoint" (from the
+        sidecar, or None), then the keys of `METRIC_KEYS`.
+
+    Raises:
+        RunFolderError: no config.json, no samples, no reference, or a
+            sample whose sample rate differs from the reference's.
+    """
+    run_dir = Path(run_dir)
+    check_run_dir(run_dir)
+    test_path = reference_path(run_dir, "test")
+    if test_path is None:
+        raise RunFolderError(
+            f"{run_dir / 'reference'} has neither test.wav nor valid.wav; the run folder is incomplete "
+            f"(advaudio.run writes them before training)"
+        )
+    reference, reference_rate = read_audio(test_path)
+    train_path = reference_path(run_dir, "train")
+    train = read_audio(train_path)[0] if train_path is not None else None
+    rows = []
+    for path in sample_paths(run_dir):
+        if progress is not None:
+            progress(f"  scoring {path}")
+        sidecar = _load_sidecar(path)
+        generated, sample_rate = read_audio(path)
+        if sample_rate != reference_rate:
+            raise RunFolderError(
+                f"{path} is at {sample_rate} Hz but {test_path} is at {reference_rate} Hz; "
+                f"regenerate the sample at the data's rate"
+            )
+        seed_file = path.parent / "seeds" / path.name
+        seed = read_audio(seed_file)[0] if seed_file.is_file() else None
+        frame_length, frame_hop = run_frames(run_dir, sidecar)
+        row: dict = {"sample": path.name, "checkpoint": sidecar.get("checkpoint")}
+        row.update(
+            evaluate_audio(generated, reference, sample_rate, frame_length, frame_hop, seed=seed, train_reference=train)
+        )
+        rows.append(row)
+    return rows

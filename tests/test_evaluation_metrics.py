@@ -1,0 +1,294 @@
+"""Tests of advaudio.evaluation.metrics on signals whose answer is known."""
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from advaudio.config import Experiment, save_json
+from advaudio.evaluation import metrics
+
+SR = 16000
+EULER_GAMMA = 0.5772156649
+
+
+def sine(freq, seconds=2.0, amplitude=0.5, sample_rate=SR, phase=0.0):
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    return amplitude * np.sin(2 * np.pi * freq * t + phase)
+
+
+def noise(seconds=2.0, seed=0, scale=0.1):
+    return scale * np.random.default_rng(seed).standard_normal(int(seconds * SR))
+
+
+def bursts(rate, seconds=2.0, start=0.125, sample_rate=SR):
+    """Decaying 660 Hz notes every 1/rate s from `start` (onsets at known times)."""
+    y = np.zeros(int(seconds * sample_rate))
+    for onset in np.arange(start, seconds, 1 / rate):
+        s = int(onset * sample_rate)
+        t = np.arange(y.size - s) / sample_rate
+        y[s:] += 0.5 * np.sin(2 * np.pi * 660 * t) * np.exp(-20 * t)
+    return y
+
+
+SILENCE = np.zeros(2 * SR)
+
+
+# ---------------------------------------------------------------- spectral distances
+
+
+@pytest.mark.parametrize("aligned", [False, True])
+def test_mr_stft_of_a_copy_is_zero(aligned):
+    x = noise() + sine(300)
+    assert metrics.mr_stft_distance(x, x, aligned=aligned) == {"mr_stft": 0.0, "mr_stft_sc": 0.0, "mr_stft_logmag": 0.0}
+
+
+def test_mr_stft_silence_against_a_tone_has_spectral_convergence_one():
+    d = metrics.mr_stft_distance(SILENCE, sine(440))
+    assert d["mr_stft_sc"] == pytest.approx(1.0)
+    assert d["mr_stft_logmag"] > 1.0
+
+
+def test_mr_stft_ranks_independent_noise_close_and_a_tone_far():
+    same_process = metrics.mr_stft_distance(noise(seed=1), noise(seed=2))
+    tone = metrics.mr_stft_distance(sine(440), noise(seed=2))
+    assert same_process["mr_stft"] < 0.3
+    assert tone["mr_stft"] > 10 * same_process["mr_stft"]
+
+
+def test_mr_stft_uses_parallel_wavegan_resolutions():
+    assert metrics.PWG_RESOLUTIONS == ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
+    x, y = noise(seed=1), noise(seed=2)
+    per_resolution = [metrics.mr_stft_distance(x, y, resolutions=[r])["mr_stft_sc"] for r in metrics.PWG_RESOLUTIONS]
+    assert metrics.mr_stft_distance(x, y)["mr_stft_sc"] == pytest.approx(np.mean(per_resolution))
+
+
+def test_log_spectral_distance_is_zero_for_a_copy_and_the_gain_in_db():
+    x = noise() + sine(500)
+    assert metrics.log_spectral_distance(x, x) == 0.0
+    assert metrics.log_spectral_distance(2.0 * x, x) == pytest.approx(20 * np.log10(2.0), abs=1e-6)
+    assert metrics.log_spectral_distance(0.1 * x, x) == pytest.approx(20.0, abs=1e-6)
+
+
+# ---------------------------------------------------------------- noisiness and loudness
+
+
+def test_spectral_flatness_of_white_noise_tone_and_silence():
+    # Periodogram bins of white noise are exponential: E[log] = log(mean) - Euler's gamma.
+    assert metrics.spectral_flatness(noise(seconds=4)) == pytest.approx(np.exp(-EULER_GAMMA), abs=0.02)
+    assert metrics.spectral_flatness(sine(440)) < 1e-6
+    assert metrics.spectral_flatness(SILENCE) is None
+
+
+def test_rms_db_of_full_scale_sine_and_silence():
+    assert metrics.rms_db(sine(1000, amplitude=1.0)) == pytest.approx(-3.0103, abs=1e-3)
+    assert metrics.rms_db(sine(1000, amplitude=0.5)) == pytest.approx(-9.0309, abs=1e-3)
+    assert metrics.rms_db(SILENCE) == -120.0
+
+
+def test_loudness_curve_follows_a_step_down():
+    x = np.concatenate([sine(440, 1.0, amplitude=1.0), sine(440, 1.0, amplitude=0.1)])
+    times, loudness = metrics.loudness_curve(x, SR, window_seconds=0.1)
+    assert len(times) == 20 and times[10] == pytest.approx(1.0)
+    np.testing.assert_allclose(loudness[:10], -3.0103, atol=0.01)
+    np.testing.assert_allclose(loudness[10:], -23.0103, atol=0.01)
+
+
+def test_silence_onset():
+    data_db = metrics.rms_db(sine(440))
+    collapsed = np.concatenate([sine(440, 1.0), np.zeros(SR)])
+    assert metrics.silence_onset(collapsed, SR, data_db) == pytest.approx(1.0)
+    assert metrics.silence_onset(sine(440), SR, data_db) is None
+    assert metrics.silence_onset(SILENCE, SR, data_db) == 0.0
+    gap = np.concatenate([sine(440, 0.7), np.zeros(SR // 2), sine(440, 0.8)])
+    assert metrics.silence_onset(gap, SR, data_db) is None  # recovers: not a collapse
+    fade = np.concatenate([sine(440, 1.8), np.zeros(SR // 5)])
+    assert metrics.silence_onset(fade, SR, data_db) is None  # 0.2 s tail < min_silence_seconds
+    quiet = np.concatenate([sine(440, 1.0), sine(440, 1.0, amplitude=0.001)])  # -60 dB below the data
+    assert metrics.silence_onset(quiet, SR, data_db) == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- copying
+
+
+@settings(max_examples=15, deadline=None)
+@given(lag=st.integers(min_value=0, max_value=2 * SR - 4000), gain=st.floats(min_value=-3.0, max_value=3.0).filter(lambda g: abs(g) > 0.01))
+def test_a_copied_excerpt_is_found_at_any_lag(lag, gain):
+    source = noise(seed=3)
+    query = np.concatenate([noise(0.25, seed=4), gain * source[lag : lag + 4000], noise(0.25, seed=5)])
+    assert metrics.max_normalized_xcorr(query, source, chunk_length=4000) == pytest.approx(1.0, abs=0.05)
+
+
+def test_unrelated_noise_is_not_a_copy_and_silence_is_undefined():
+    # Expected maximum of |ncc| over L lags for N-sample chunks: about sqrt(2 ln L / N).
+    value = metrics.max_normalized_xcorr(noise(seed=6), noise(seed=7), chunk_length=8000)
+    assert value < 3 * np.sqrt(2 * np.log(2 * SR) / 8000)
+    assert metrics.max_normalized_xcorr(SILENCE, noise(), chunk_length=8000) is None
+
+
+def test_a_copy_of_the_whole_signal_scores_one():
+    x = noise(seed=8) + sine(220)
+    assert metrics.max_normalized_xcorr(x, x, chunk_length=8000) == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- speed and rhythm
+
+
+def test_dominant_frequency_of_tones_and_sped_up_audio():
+    assert metrics.dominant_frequency(sine(440), SR) == pytest.approx(440.0, abs=0.5)
+    assert metrics.dominant_frequency(sine(1234.5), SR) == pytest.approx(1234.5, abs=0.5)
+    harmonic = sine(220, 4.0) + 0.5 * sine(440, 4.0) + 0.25 * sine(660, 4.0)
+    sped_up = harmonic[::2]  # played twice as fast at the same rate
+    ratio = metrics.dominant_frequency(sped_up, SR) / metrics.dominant_frequency(harmonic, SR)
+    assert ratio == pytest.approx(2.0, abs=0.01)
+    assert metrics.dominant_frequency(SILENCE, SR) is None
+
+
+def test_onset_rate_counts_known_onsets():
+    assert metrics.onset_rate(bursts(2), SR) == pytest.approx(2.0)  # 0.125, 0.625, 1.125, 1.625 s
+    assert metrics.onset_rate(bursts(4), SR) == pytest.approx(4.0)
+    assert metrics.onset_rate(SILENCE, SR) == 0.0
+    assert metrics.onset_rate(sine(440), SR) <= 0.5
+
+
+def test_speed_and_rhythm_ratios_of_sped_up_audio():
+    data = bursts(2, seconds=4.0)
+    sped_up = data[::2]  # twice too fast: onsets every 0.25 s
+    row = metrics.evaluate_audio(sped_up, data, SR, frame_length=400, frame_hop=400)
+    assert row["onset_rate_ratio"] == pytest.approx(2.0, abs=0.15)
+    assert row["pitch_ratio"] == pytest.approx(2.0, abs=0.01)
+    right = metrics.evaluate_audio(bursts(2, seconds=4.0, start=0.3), data, SR, frame_length=400, frame_hop=400)
+    assert right["onset_rate_ratio"] == pytest.approx(1.0, abs=0.15)
+    assert right["pitch_ratio"] == pytest.approx(1.0, abs=0.01)
+    flat = metrics.evaluate_audio(sine(660, 4.0), data, SR, frame_length=400, frame_hop=400)
+    assert flat["onset_rate_ratio"] <= 0.15  # a steady drone has no rhythm
+
+
+# ---------------------------------------------------------------- Frechet distance
+
+
+def test_frechet_distance_of_known_gaussians():
+    assert metrics.frechet_distance(np.zeros(3), np.eye(3), np.zeros(3), np.eye(3)) == pytest.approx(0.0, abs=1e-9)
+    # 1-D: (mu1 - mu2)^2 + (s1 - s2)^2 = 1 + (1 - 2)^2 = 2
+    assert metrics.frechet_distance(np.array([0.0]), np.array([[1.0]]), np.array([1.0]), np.array([[4.0]])) == pytest.approx(2.0)
+    # diagonal: sum of per-dimension terms
+    d = metrics.frechet_distance(np.zeros(2), np.diag([1.0, 9.0]), np.array([3.0, 0.0]), np.diag([4.0, 1.0]))
+    assert d == pytest.approx(9 + 1 + 4, abs=1e-9)
+
+
+def test_frechet_mfcc_ignores_gain_and_separates_noise_from_music():
+    music = bursts(2) + 0.3 * sine(220)
+    other_music = bursts(2, start=0.3) + 0.3 * sine(220, phase=1.0)
+    base = metrics.frechet_mfcc_distance(other_music, music, SR)
+    assert metrics.frechet_mfcc_distance(music, music, SR) == pytest.approx(0.0, abs=1e-6)
+    for gain in (0.05, 0.3, 3.0):
+        assert metrics.frechet_mfcc_distance(gain * other_music, music, SR) == pytest.approx(base, rel=1e-3)
+    assert metrics.frechet_mfcc_distance(noise(), music, SR) > 10 * base
+
+
+def test_mfcc_segments_are_a_fixed_number_of_frames():
+    short = metrics.mfcc_segment_features(noise(1.0), SR)
+    long = metrics.mfcc_segment_features(noise(4.0), SR)
+    assert short.shape == long.shape and short.shape[1] == 19
+
+
+# ---------------------------------------------------------------- frame artefacts
+
+
+def test_seam_ratio_of_a_sawtooth_with_the_frame_period_is_exact():
+    hop = 100
+    saw = np.tile(np.arange(hop) / hop, 40)  # inside steps 1/hop, boundary step (hop - 1)/hop
+    assert metrics.seam_ratio(saw, hop) == pytest.approx(hop - 1)
+
+
+def test_seam_ratio_clicks_versus_a_smooth_tone():
+    hop = 400
+    rng = np.random.default_rng(0)
+    t = np.arange(hop) / SR
+    clicky = np.concatenate([0.5 * np.sin(2 * np.pi * 443.3 * t + rng.uniform(0, 2 * np.pi)) for _ in range(80)])
+    assert metrics.seam_ratio(clicky, hop) > 5.0
+    assert metrics.seam_ratio(sine(443.3), hop) == pytest.approx(1.0, abs=0.05)
+    assert metrics.seam_ratio(SILENCE, hop) is None
+
+
+@settings(max_examples=10, deadline=None)
+@given(gain=st.floats(min_value=1e-3, max_value=1e3), hop=st.integers(min_value=2, max_value=800))
+def test_seam_ratio_ignores_gain(gain, hop):
+    x = noise(0.5, seed=9)
+    assert metrics.seam_ratio(gain * x, hop) == pytest.approx(metrics.seam_ratio(x, hop), rel=1e-9)
+
+
+def test_frame_repetition_of_a_frozen_loop_and_of_noise():
+    frame = noise(400 / SR, seed=10)
+    assert metrics.frame_repetition(np.tile(frame, 30), 400, 400) == pytest.approx(1.0)
+    assert abs(metrics.frame_repetition(noise(seed=11), 400, 400)) < 0.05
+    # overlapping frames repeat when the output has the hop as its period
+    assert metrics.frame_repetition(np.tile(frame[:200], 40), 400, 200) == pytest.approx(1.0)
+    assert metrics.frame_repetition(SILENCE, 400, 400) is None
+
+
+# ---------------------------------------------------------------- evaluate_audio / evaluate_run
+
+
+def test_evaluate_audio_scores_a_copy_as_perfect():
+    data = bursts(2) + 0.3 * sine(220) + 0.01 * noise()
+    row = metrics.evaluate_audio(data, data, SR, frame_length=400, frame_hop=400, seed=data[:8000], train_reference=data)
+    assert tuple(row) == metrics.METRIC_KEYS
+    assert row["mr_stft"] == 0.0 and row["lsd_db"] == 0.0 and row["frechet_mfcc"] == pytest.approx(0.0, abs=1e-6)
+    for key in ("flatness_ratio", "pitch_ratio", "onset_rate_ratio", "seed_copy", "train_copy"):
+        assert row[key] == pytest.approx(1.0), key
+    assert row["silence_onset_s"] is None and row["duration_s"] == 2.0
+
+
+def test_evaluate_audio_flags_noise_and_collapse():
+    data = bursts(2) + 0.3 * sine(220)
+    noisy = metrics.evaluate_audio(noise(), data, SR, 400, 400)
+    assert noisy["flatness_ratio"] > 100 and noisy["seed_copy"] is None and noisy["train_copy"] is None
+    collapsed = metrics.evaluate_audio(np.concatenate([data[:SR], np.zeros(SR)]), data, SR, 400, 400)
+    assert collapsed["silence_onset_s"] == pytest.approx(1.0)
+
+
+def write_wav(path, audio):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.asarray(audio, dtype=np.float32), SR, subtype="FLOAT")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A minimal run folder: config.json, reference/valid.wav only, two samples, one seed."""
+    run = tmp_path_factory.mktemp("runs") / "tiny" / "20260101-000000"
+    run.mkdir(parents=True)
+    cfg = Experiment()
+    cfg.data.frame_length, cfg.data.frame_hop = 400, 200
+    save_json(cfg, run / "config.json")
+    data = bursts(2) + 0.3 * sine(220)
+    write_wav(run / "reference" / "valid.wav", data)
+    write_wav(run / "samples" / "sample_000.wav", data)
+    write_wav(run / "samples" / "seeds" / "sample_000.wav", data[:4000])
+    (run / "samples" / "sample_000.json").write_text(json.dumps({"frame_length": 400, "frame_hop": 400, "checkpoint": "best", "sample_rate": SR}))
+    write_wav(run / "samples" / "sample_001.wav", noise())
+    return run
+
+
+def test_evaluate_run_scores_each_sample_with_its_seed_and_reference(run_dir):
+    rows = metrics.evaluate_run(run_dir)
+    assert [r["sample"] for r in rows] == ["sample_000.wav", "sample_001.wav"]
+    assert rows[0]["checkpoint"] == "best" and rows[1]["checkpoint"] is None
+    assert rows[0]["mr_stft"] == 0.0  # valid.wav used as the fallback reference
+    assert rows[0]["seed_copy"] == pytest.approx(1.0) and rows[1]["seed_copy"] is None
+    assert rows[0]["train_copy"] is None  # no reference/train.wav
+    assert metrics.run_frames(run_dir) == (400, 200)  # config.json when no sidecar
+    assert metrics.run_frames(run_dir, {"frame_length": 400, "frame_hop": 400}) == (400, 400)
+
+
+def test_evaluate_run_errors_name_the_path_and_the_fix(tmp_path):
+    with pytest.raises(metrics.RunFolderError, match="config.json"):
+        metrics.evaluate_run(tmp_path)
+    save_json(Experiment(), tmp_path / "config.json")
+    with pytest.raises(metrics.RunFolderError, match=r"python -m advaudio.generate .*" + tmp_path.name):
+        metrics.evaluate_run(tmp_path)
+    write_wav(tmp_path / "samples" / "sample_000.wav", noise())
+    with pytest.raises(metrics.RunFolderError, match="test.wav nor valid.wav"):
+        metrics.evaluate_run(tmp_path)
