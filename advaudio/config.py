@@ -113,7 +113,7 @@ class Train:
     learning_rate: float = 1e-3
     beta_1: float = 0.9
     beta_2: float = 0.999
-    clipnorm: float = 1.0
+    clipnorm: float | None = 1.0  # global-norm gradient clipping; None: off
     seed: int = 0
     distribute: str = "default"  # default, mirrored, multi_worker
     cpu_replicas: int = 2  # logical CPU devices for "mirrored" when there is no GPU
