@@ -1,0 +1,516 @@
+"""Compares run folders: one metric table, spectrograms, learning curves, loudness and one HTML report.
+
+Run: python -m advaudio.compare runs/mse/20260101-120000 runs/gan_denoise/20260101-130000 --out compare/
+Reads only run folders (config.json, data.json, log.csv, reference/, samples/).
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import html
+import io
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import soundfile as sf
+
+from advaudio.evaluation import metrics
+
+REAL_LABEL = "real"
+TABLE_COLUMNS: tuple[str, ...] = ("run", "samples") + metrics.METRIC_KEYS
+# Spectrogram of the plots: (fft_size, hop_length) in samples.
+SPECTROGRAM_FFT = (1024, 256)
+SPECTROGRAM_RANGE_DB = 80.0
+
+METRIC_HELP = {
+    "duration_s": "length of the output (s)",
+    "mr_stft": "multi-resolution STFT distance of average spectra (sc + logmag; 0 = same spectrum)",
+    "mr_stft_sc": "spectral convergence part of mr_stft",
+    "mr_stft_logmag": "log-magnitude L1 part of mr_stft",
+    "lsd_db": "log-spectral distance of average power spectra (dB)",
+    "flatness": "spectral flatness of the output (0 tonal .. 0.56 white noise)",
+    "flatness_data": "spectral flatness of the held-out data",
+    "flatness_ratio": "noisiness: flatness output / data (1 ideal, >> 1 noise)",
+    "loudness_db": "RMS loudness of the output (dBFS)",
+    "loudness_data_db": "RMS loudness of the held-out data (dBFS)",
+    "silence_onset_s": "time the output falls silent for good (s; blank = never)",
+    "seed_copy": "highest normalised cross-correlation with the seed (1 = copy)",
+    "train_copy": "highest normalised cross-correlation with training audio (1 = copy)",
+    "pitch_hz": "dominant pitch of the output (Hz)",
+    "pitch_data_hz": "dominant pitch of the data (Hz)",
+    "pitch_ratio": "speed: dominant pitch output / data (1 ideal)",
+    "onset_rate": "rhythm: onsets per second of the output",
+    "onset_rate_data": "onsets per second of the data",
+    "onset_rate_ratio": "speed: onset rate output / data (1 ideal)",
+    "frechet_mfcc": "Frechet distance of MFCC statistics, loudness-matched, no c0 (0 ideal)",
+    "seam_ratio": "jump across frame boundaries / jump inside frames (1 = no clicks)",
+    "frame_repetition": "mean cosine similarity of consecutive frames (1 = frozen loop)",
+    "frame_repetition_data": "the same measure on the data",
+}
+
+
+class CompareError(ValueError):
+    """Runs that cannot be compared; the message names the runs and the differing values."""
+
+
+@dataclass
+class Run:
+    """One run folder as the comparison sees it."""
+
+    path: Path
+    label: str
+    config: dict
+    data: dict  # data.json, or {} when the run has none
+    sample_rate: int
+    fingerprint: str | None
+    rows: list[dict] = field(default_factory=list)
+    log: dict[str, list[float]] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- loading and checks
+
+
+def load_run(path: str | Path) -> Run:
+    """Reads a run folder's config.json and data.json; raises RunFolderError if it is unusable."""
+    path = Path(path)
+    metrics.check_run_dir(path)
+    config = json.loads((path / "config.json").read_text())
+    data_file = path / "data.json"
+    data = json.loads(data_file.read_text()) if data_file.is_file() else {}
+    sample_rate = int(data.get("sample_rate") or config.get("data", {}).get("sample_rate") or 0)
+    if sample_rate <= 0:
+        raise metrics.RunFolderError(f"{path}: neither data.json nor config.json gives a sample rate")
+    return Run(
+        path=path,
+        label=f"{path.parent.name}/{path.name}",
+        config=config,
+        data=data,
+        sample_rate=sample_rate,
+        fingerprint=data.get("fingerprint"),
+        log=read_log(path / "log.csv"),
+    )
+
+
+def check_compatible(runs: list[Run], warn: Callable[[str], None] | None = None) -> None:
+    """Refuses runs that used different data or sample rates.
+
+    Raises:
+        CompareError: naming both runs and the differing values.
+    """
+    first = runs[0]
+    for other in runs[1:]:
+        if other.sample_rate != first.sample_rate:
+            raise CompareError(
+                f"refusing to compare {first.path} and {other.path}: different sample rates "
+                f"({first.sample_rate} Hz vs {other.sample_rate} Hz); compare runs trained on the same data"
+            )
+        if first.fingerprint is not None and other.fingerprint is not None:
+            if other.fingerprint != first.fingerprint:
+                raise CompareError(
+                    f"refusing to compare {first.path} and {other.path}: different data "
+                    f"(data.json fingerprint {first.fingerprint} vs {other.fingerprint}; "
+                    f"source {first.data.get('source')!r} vs {other.data.get('source')!r}); "
+                    f"compare runs trained on the same data"
+                )
+            continue
+        source_a = first.data.get("source", first.config.get("data", {}).get("source"))
+        source_b = other.data.get("source", other.config.get("data", {}).get("source"))
+        if source_a != source_b:
+            raise CompareError(
+                f"refusing to compare {first.path} and {other.path}: different data sources "
+                f"({source_a!r} vs {source_b!r}; no data.json fingerprint to compare)"
+            )
+        if warn is not None:
+            missing = first.path if first.fingerprint is None else other.path
+            warn(f"warning: {missing} has no data.json fingerprint; assuming the same data (same source {source_a!r})")
+
+
+def unique_labels(runs: list[Run]) -> None:
+    """Makes run labels unique (and different from "real") by appending #2, #3, ..."""
+    seen: dict[str, int] = {REAL_LABEL: 1}
+    for run in runs:
+        base = run.label
+        count = seen.get(base, 0)
+        if count:
+            run.label = f"{base} #{count + 1}"
+        seen[base] = count + 1
+
+
+def read_log(path: Path) -> dict[str, list[float]]:
+    """log.csv -> {column: values}; non-numbers become NaN; {} when there is no log."""
+    if not path.is_file():
+        return {}
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        columns: dict[str, list[float]] = {name: [] for name in reader.fieldnames or []}
+        for record in reader:
+            for name in columns:
+                try:
+                    columns[name].append(float(record.get(name) or "nan"))
+                except ValueError:
+                    columns[name].append(float("nan"))
+    return columns
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def summarize(rows: list[dict]) -> dict[str, float | None]:
+    """Mean of every metric over samples, ignoring samples where it is undefined (None)."""
+    summary: dict[str, float | None] = {}
+    for key in metrics.METRIC_KEYS:
+        values = [row[key] for row in rows if row.get(key) is not None]
+        summary[key] = float(np.mean(values)) if values else None
+    return summary
+
+
+def score_real(run: Run) -> dict[str, float | None]:
+    """The real baseline: the first half of the held-out audio scored against its second half."""
+    test_path = metrics.reference_path(run.path, "test")
+    reference, sample_rate = metrics.read_audio(test_path)
+    half = reference.size // 2
+    train_path = metrics.reference_path(run.path, "train")
+    train = metrics.read_audio(train_path)[0] if train_path is not None else None
+    first_sample = metrics.sample_paths(run.path)[0]
+    sidecar_path = first_sample.with_suffix(".json")
+    sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.is_file() else {}
+    frame_length, frame_hop = metrics.run_frames(run.path, sidecar)
+    return metrics.evaluate_audio(
+        reference[:half], reference[half:], sample_rate, frame_length, frame_hop, train_reference=train
+    )
+
+
+def table_rows(runs: list[Run], real: dict | None) -> list[dict]:
+    """One row per run (means over its samples) plus, optionally, the real baseline."""
+    rows = [{"run": run.label, "samples": len(run.rows), **summarize(run.rows)} for run in runs]
+    if real is not None:
+        rows.append({"run": REAL_LABEL, "samples": 1, **real})
+    return rows
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def _format(value, digits: int) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.{digits}g}"
+    return str(value)
+
+
+def write_csv(rows: list[dict], path: Path, columns: tuple[str, ...] = TABLE_COLUMNS) -> None:
+    """Writes rows with full precision (repr of floats); undefined values are empty cells."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([repr(row.get(c)) if isinstance(row.get(c), float) else _format(row.get(c), 17) for c in columns])
+
+
+def markdown_table(rows: list[dict], columns: tuple[str, ...] = TABLE_COLUMNS) -> str:
+    """A Markdown table, numbers to 4 significant digits, undefined values blank."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(_format(row.get(c), 4) for c in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def html_table(rows: list[dict], columns: tuple[str, ...] = TABLE_COLUMNS) -> str:
+    head = "".join(
+        f'<th title="{html.escape(METRIC_HELP.get(c, c))}">{html.escape(c)}</th>' for c in columns
+    )
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_format(row.get(c), 4))}</td>" for c in columns) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_spectrograms(items: list[tuple[str, np.ndarray]], sample_rate: int, path: Path, max_seconds: float) -> None:
+    """One row per (label, audio): dB magnitude spectrogram of the first `max_seconds`."""
+    plt = _pyplot()
+    fft_size, hop_length = SPECTROGRAM_FFT
+    fig, axes = plt.subplots(len(items), 1, figsize=(10, 2.2 * len(items)), squeeze=False)
+    for ax, (label, audio) in zip(axes[:, 0], items):
+        audio = audio[: int(max_seconds * sample_rate)]
+        magnitude = metrics.stft_magnitude(audio, fft_size, hop_length, fft_size)
+        decibels = 20 * np.log10(np.maximum(magnitude, 1e-6)).T
+        top = float(decibels.max())
+        seconds = max(audio.size, 1) / sample_rate
+        image = ax.imshow(
+            decibels,
+            origin="lower",
+            aspect="auto",
+            extent=(0, seconds, 0, sample_rate / 2),
+            vmin=top - SPECTROGRAM_RANGE_DB,
+            vmax=top,
+            cmap="magma",
+        )
+        ax.set_title(label, fontsize=9)
+        ax.set_ylabel("Hz")
+        fig.colorbar(image, ax=ax, label="dB")
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def shared_log_terms(runs: list[Run]) -> list[str]:
+    """loss, val_loss, then every other log.csv column present in all runs that have a log."""
+    logs = [run.log for run in runs if run.log]
+    if not logs:
+        return []
+    shared = [c for c in logs[0] if c != "epoch" and all(c in log for log in logs[1:])]
+    first = [c for c in ("loss", "val_loss") if any(c in log for log in logs)]
+    return first + [c for c in shared if c not in first]
+
+
+def plot_learning_curves(runs: list[Run], path: Path) -> bool:
+    """Overlays every run's log.csv terms, one panel per term; False when no run has a log."""
+    terms = shared_log_terms(runs)
+    if not terms:
+        return False
+    plt = _pyplot()
+    columns = min(3, len(terms))
+    rows = math.ceil(len(terms) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3 * rows), squeeze=False)
+    for ax, term in zip(axes.flat, terms):
+        positive = True
+        for run in runs:
+            values = np.asarray(run.log.get(term, []), dtype=float)
+            if values.size == 0:
+                continue
+            epochs = np.asarray(run.log.get("epoch", np.arange(1, values.size + 1)), dtype=float)
+            ax.plot(epochs, values, marker="o", markersize=3, label=run.label)
+            finite = values[np.isfinite(values)]
+            positive = positive and bool(finite.size) and bool((finite > 0).all())
+        if positive:
+            ax.set_yscale("log")
+        ax.set_title(term, fontsize=9)
+        ax.set_xlabel("epoch")
+    for ax in list(axes.flat)[len(terms) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def plot_loudness(items: list[tuple[str, np.ndarray]], sample_rate: int, data_db: float, path: Path) -> None:
+    """Loudness over time (RMS dBFS per 0.1 s) of each (label, audio), with the data's level."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    for label, audio in items:
+        times, loudness = metrics.loudness_curve(audio, sample_rate)
+        ends = np.append(times, audio.size / sample_rate)
+        ax.stairs(loudness, ends, label=label, linewidth=1, baseline=None)
+    ax.axhline(data_db, color="k", linestyle="--", linewidth=0.8, label="data RMS")
+    ax.axhline(data_db - 40, color="gray", linestyle=":", linewidth=0.8, label="silence threshold")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("dBFS")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- HTML report
+
+
+def wav_data_uri(audio: np.ndarray, sample_rate: int) -> str:
+    """16-bit PCM WAV of `audio` [samples] (clipped to [-1, 1]) as a data: URI."""
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(audio, -1.0, 1.0).astype(np.float32), sample_rate, format="WAV", subtype="PCM_16")
+    return "data:audio/wav;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def png_data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _player(title: str, audio: np.ndarray, sample_rate: int) -> str:
+    return (
+        f'<figure><figcaption>{html.escape(title)}</figcaption>'
+        f'<audio controls preload="none" src="{wav_data_uri(audio, sample_rate)}"></audio></figure>'
+    )
+
+
+def _describe(run: Run) -> str:
+    objective = run.config.get("objective", {})
+    weights = objective.get("loss_weights", {})
+    return (
+        f"objective {objective.get('name')!s}, loss weights {json.dumps(weights)}, "
+        f"regime {objective.get('regime')!s}; folder {run.path}"
+    )
+
+
+STYLE = """
+body { font-family: sans-serif; margin: 2em; max-width: 1400px; }
+table { border-collapse: collapse; font-size: 12px; display: block; overflow-x: auto; }
+th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: right; white-space: nowrap; }
+th { background: #f0f0f0; cursor: help; }
+td:first-child { text-align: left; }
+figure { display: inline-block; margin: 0.5em 1em 0.5em 0; }
+figcaption { font-size: 12px; }
+img { max-width: 100%; }
+dt { font-family: monospace; } dd { margin-bottom: 0.3em; font-size: 13px; }
+"""
+
+
+def write_report(
+    path: Path,
+    runs: list[Run],
+    rows: list[dict],
+    plots: dict[str, Path],
+    players: dict[str, list[tuple[str, np.ndarray]]],
+    sample_rate: int,
+) -> None:
+    """One self-contained HTML file: audio as base64 WAV, plots as base64 PNG, the table."""
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>advaudio comparison</title>",
+        f"<style>{STYLE}</style></head><body>",
+        "<h1>advaudio comparison</h1>",
+        "<h2>Runs</h2><ul>",
+        *(f"<li><b>{html.escape(run.label)}</b>: {html.escape(_describe(run))}</li>" for run in runs),
+        "</ul>",
+        "<h2>Metrics</h2>",
+        "<p>Mean over each run's samples (where a metric is defined). "
+        f"The <b>{REAL_LABEL}</b> row scores one half of the held-out audio against the other half.</p>",
+        html_table(rows),
+        "<details><summary>What the columns mean</summary><dl>",
+        *(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in METRIC_HELP.items()),
+        "</dl></details>",
+        "<h2>Listen</h2>",
+    ]
+    for label, items in players.items():
+        parts.append(f"<h3>{html.escape(label)}</h3>")
+        parts.extend(_player(title, audio, sample_rate) for title, audio in items)
+    for title, plot in plots.items():
+        parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='{png_data_uri(plot)}'>")
+    parts.append("</body></html>")
+    path.write_text("\n".join(parts))
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def compare(
+    run_dirs: list[str | Path],
+    out: str | Path,
+    real: bool = True,
+    audio_seconds: float = 30.0,
+    max_players: int = 4,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Path]:
+    """Scores the runs and writes the table, plots and report into `out`.
+
+    Returns:
+        {"markdown", "csv", "samples_csv", "spectrograms", "loudness",
+        "learning_curves" (when any run has log.csv), "report"}: the files written.
+
+    Raises:
+        RunFolderError: a run folder without config.json, samples or references.
+        CompareError: runs with different data or sample rates.
+    """
+    say = progress or (lambda message: None)
+    runs = [load_run(path) for path in run_dirs]
+    check_compatible(runs, warn=say)
+    unique_labels(runs)
+    sample_rate = runs[0].sample_rate
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    for index, run in enumerate(runs, 1):
+        say(f"[{index}/{len(runs)}] scoring {run.path} ({len(metrics.sample_paths(run.path))} samples)")
+        run.rows = metrics.evaluate_run(run.path, progress=say)
+    real_scores = None
+    if real:
+        say("scoring the real baseline (held-out audio, half against half)")
+        real_scores = score_real(runs[0])
+    rows = table_rows(runs, real_scores)
+
+    files = {"markdown": out / "metrics.md", "csv": out / "metrics.csv", "samples_csv": out / "samples.csv"}
+    files["markdown"].write_text(markdown_table(rows))
+    write_csv(rows, files["csv"])
+    per_sample = [{"run": run.label, **row} for run in runs for row in run.rows]
+    write_csv(per_sample, files["samples_csv"], ("run", "sample", "checkpoint") + metrics.METRIC_KEYS)
+
+    say("plotting")
+    reference, _ = metrics.read_audio(metrics.reference_path(runs[0].path, "test"))
+    firsts = [(f"{run.label}: {metrics.sample_paths(run.path)[0].name}", metrics.read_audio(metrics.sample_paths(run.path)[0])[0]) for run in runs]
+    shown = firsts + [(f"{REAL_LABEL}: held-out audio", reference)]
+    plots: dict[str, Path] = {}
+    files["spectrograms"] = plots["Spectrograms (first sample of each run)"] = out / "spectrograms.png"
+    plot_spectrograms(shown, sample_rate, files["spectrograms"], max_seconds=min(audio_seconds, 10.0))
+    curves = out / "learning_curves.png"
+    if plot_learning_curves(runs, curves):
+        files["learning_curves"] = plots["Learning curves"] = curves
+    else:
+        say("no run has a log.csv: no learning curves")
+    files["loudness"] = plots["Loudness over time"] = out / "loudness.png"
+    plot_loudness(shown, sample_rate, metrics.rms_db(reference), files["loudness"])
+
+    say("writing the HTML report")
+    limit = int(audio_seconds * sample_rate)
+    players: dict[str, list[tuple[str, np.ndarray]]] = {}
+    for run in runs:
+        paths = metrics.sample_paths(run.path)[:max_players]
+        players[run.label] = [(p.name, metrics.read_audio(p)[0][:limit]) for p in paths]
+    players[REAL_LABEL] = [("held-out audio", reference[:limit])]
+    files["report"] = out / "report.html"
+    write_report(files["report"], runs, rows, plots, players, sample_rate)
+    say(f"wrote {', '.join(str(p) for p in files.values())}")
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m advaudio.compare RUN_DIR ... --out DIR`; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m advaudio.compare",
+        description="Compare run folders: metric table (Markdown, CSV), spectrograms, learning curves, "
+        "loudness over time and one self-contained HTML report.",
+    )
+    parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (runs/<experiment>/<timestamp>)")
+    parser.add_argument("--out", required=True, help="folder for the table, plots and report.html")
+    parser.add_argument("--no-real", action="store_true", help="leave out the real-audio baseline row")
+    parser.add_argument("--audio-seconds", type=float, default=30.0, help="seconds of each sample embedded in the report")
+    parser.add_argument("--max-players", type=int, default=4, help="samples per run embedded in the report")
+    args = parser.parse_args(argv)
+
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    try:
+        files = compare(
+            args.runs,
+            args.out,
+            real=not args.no_real,
+            audio_seconds=args.audio_seconds,
+            max_players=args.max_players,
+            progress=progress,
+        )
+    except (CompareError, metrics.RunFolderError) as error:
+        print(f"advaudio.compare: error: {error}", file=sys.stderr)
+        return 2
+    print(files["report"])
+    return 0

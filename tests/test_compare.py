@@ -1,0 +1,205 @@
+"""Tests of advaudio.evaluation.compare (python -m advaudio.compare) on tiny fake run folders."""
+import base64
+import csv
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from advaudio.config import Experiment, save_json
+from advaudio.evaluation import compare, metrics
+
+SR = 16000
+FRAME_LENGTH = FRAME_HOP = 200
+REPO = Path(__file__).resolve().parents[1]
+
+
+def sine(freq, seconds=1.5, amplitude=0.5, sample_rate=SR):
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    return amplitude * np.sin(2 * np.pi * freq * t)
+
+
+def music(seconds=2.0, sample_rate=SR):
+    """Decaying notes every 0.5 s over a quiet drone."""
+    y = 0.1 * sine(220, seconds, sample_rate=sample_rate)
+    for onset in np.arange(0.125, seconds, 0.5):
+        s = int(onset * sample_rate)
+        t = np.arange(y.size - s) / sample_rate
+        y[s:] += 0.5 * np.sin(2 * np.pi * 660 * t) * np.exp(-20 * t)
+    return y
+
+
+def write_wav(path, audio, sample_rate=SR):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.asarray(audio, dtype=np.float32), sample_rate, subtype="FLOAT")
+
+
+def make_run(root, experiment, samples, fingerprint="f00d", sample_rate=SR, log_terms=("rec/mse",), objective="mse"):
+    """A run folder following the run folder contract, with the given sample audio."""
+    run = root / experiment / "20260101-120000"
+    cfg = Experiment(name=experiment)
+    cfg.data.sample_rate, cfg.data.frame_length, cfg.data.frame_hop = sample_rate, FRAME_LENGTH, FRAME_HOP
+    cfg.objective.name = objective
+    run.mkdir(parents=True)
+    save_json(cfg, run / "config.json")
+    (run / "data.json").write_text(json.dumps({
+        "source": "default", "sample_rate": sample_rate, "fingerprint": fingerprint,
+        "seconds": {"train": 3.0, "valid": 2.0, "test": 2.0}, "files": {},
+    }))
+    write_wav(run / "reference" / "train.wav", music(3.0, sample_rate), sample_rate)
+    write_wav(run / "reference" / "valid.wav", music(2.0, sample_rate), sample_rate)
+    write_wav(run / "reference" / "test.wav", music(2.0, sample_rate), sample_rate)
+    header = ["epoch", "loss", "val_loss", *log_terms]
+    lines = [",".join(header)] + [
+        ",".join(str(v) for v in [epoch, 1.0 / epoch, 1.2 / epoch] + [0.5 / epoch] * len(log_terms))
+        for epoch in (1, 2, 3)
+    ]
+    (run / "log.csv").write_text("\n".join(lines) + "\n")
+    for index, audio in enumerate(samples):
+        name = f"sample_{index:03d}"
+        write_wav(run / "samples" / f"{name}.wav", audio, sample_rate)
+        write_wav(run / "samples" / "seeds" / f"{name}.wav", music(0.5, sample_rate)[: 2 * FRAME_LENGTH], sample_rate)
+        (run / "samples" / f"{name}.json").write_text(json.dumps({
+            "run": str(run), "checkpoint": "checkpoints/generator-best.weights.h5", "seed_split": "valid",
+            "seed_position": 0, "stitch": "concat", "sample_rate": sample_rate, "seconds": len(audio) / sample_rate,
+            "model_step": 6, "frame_length": FRAME_LENGTH, "frame_hop": FRAME_HOP, "experiment": experiment,
+        }))
+    return run
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    # Two tones of known loudness: -9.0309 and -15.0515 dBFS, mean -12.0412.
+    loud = make_run(root, "mse", [sine(440, amplitude=0.5), sine(440, amplitude=0.25)])
+    # A sawtooth with the frame hop as its period: seam ratio exactly FRAME_HOP - 1.
+    saw = np.tile(np.arange(FRAME_HOP) / FRAME_HOP - 0.5, int(1.5 * SR) // FRAME_HOP)
+    clicky = make_run(root, "spectral", [saw], log_terms=("rec/mse", "spec/sc"), objective="spectral")
+    return root, loud, clicky
+
+
+@pytest.fixture(scope="module")
+def compared(runs, tmp_path_factory):
+    _, loud, clicky = runs
+    out = tmp_path_factory.mktemp("compare")
+    stderr = io.StringIO()
+    old = sys.stderr
+    sys.stderr = stderr
+    try:
+        status = compare.main([str(loud), str(clicky), "--out", str(out)])
+    finally:
+        sys.stderr = old
+    return status, out, stderr.getvalue()
+
+
+def read_table(path):
+    with open(path, newline="") as handle:
+        return {row["run"]: row for row in csv.DictReader(handle)}
+
+
+def test_compare_writes_every_output(compared):
+    status, out, progress = compared
+    assert status == 0
+    for name in ("metrics.md", "metrics.csv", "samples.csv", "spectrograms.png", "learning_curves.png", "loudness.png", "report.html"):
+        assert (out / name).stat().st_size > 0, name
+    assert "[1/2] scoring" in progress and "[2/2] scoring" in progress and "real baseline" in progress
+
+
+def test_table_holds_the_means_of_known_metrics(compared):
+    _, out, _ = compared
+    table = read_table(out / "metrics.csv")
+    assert list(table) == ["mse/20260101-120000", "spectral/20260101-120000", "real"]
+    assert list(next(iter(table.values()))) == list(compare.TABLE_COLUMNS)
+    mse, spectral, real = table["mse/20260101-120000"], table["spectral/20260101-120000"], table["real"]
+    assert int(mse["samples"]) == 2 and int(spectral["samples"]) == 1
+    expected = (20 * np.log10(0.5 / np.sqrt(2)) + 20 * np.log10(0.25 / np.sqrt(2))) / 2
+    assert float(mse["loudness_db"]) == pytest.approx(expected, abs=1e-3)
+    assert float(spectral["seam_ratio"]) == pytest.approx(FRAME_HOP - 1, rel=1e-4)
+    assert float(mse["duration_s"]) == pytest.approx(1.5)
+    assert mse["silence_onset_s"] == ""  # undefined for both samples: blank, not 0
+    # The real baseline: halves of the same steady music are close and equally fast.
+    assert float(real["onset_rate_ratio"]) == pytest.approx(1.0, abs=0.01)
+    assert float(real["flatness_ratio"]) == pytest.approx(1.0, abs=0.2)
+    assert real["seed_copy"] == ""
+    markdown = (out / "metrics.md").read_text()
+    mse_line = next(line for line in markdown.splitlines() if line.startswith("| mse/"))
+    assert f"| {expected:.4g} |" in mse_line
+    assert markdown.splitlines()[0] == "| " + " | ".join(compare.TABLE_COLUMNS) + " |"
+    samples = read_table(out / "samples.csv")  # keyed by run: the last sample of each
+    assert float(samples["mse/20260101-120000"]["loudness_db"]) == pytest.approx(20 * np.log10(0.25 / np.sqrt(2)), abs=1e-3)
+
+
+def test_report_is_self_contained_with_players_plots_and_table(compared, runs):
+    _, out, _ = compared
+    _, loud, _ = runs
+    page = (out / "report.html").read_text()
+    sources = re.findall(r"src=['\"]([^'\"]*)['\"]", page)
+    assert sources and all(s.startswith("data:") for s in sources)
+    assert "href=" not in page
+    audio = [s for s in sources if s.startswith("data:audio/wav;base64,")]
+    images = [s for s in sources if s.startswith("data:image/png;base64,")]
+    assert len(audio) == 2 + 1 + 1  # two samples, one sample, the real excerpt
+    assert len(images) == 3
+    decoded, rate = sf.read(io.BytesIO(base64.b64decode(audio[0].split(",", 1)[1])))
+    original, _ = sf.read(str(loud / "samples" / "sample_000.wav"))
+    assert rate == SR
+    np.testing.assert_allclose(decoded, original, atol=1 / 32767 + 1e-6)
+    assert "<table>" in page and "frechet_mfcc" in page and "objective spectral" in page
+
+
+def test_learning_curves_use_loss_val_loss_and_shared_terms(runs):
+    _, loud, clicky = runs
+    loaded = [compare.load_run(loud), compare.load_run(clicky)]
+    assert compare.shared_log_terms(loaded) == ["loss", "val_loss", "rec/mse"]
+    assert loaded[1].log["spec/sc"] == [0.5, 0.25, 0.5 / 3]
+
+
+def test_runs_on_different_data_are_refused(runs, tmp_path, capsys):
+    _, loud, _ = runs
+    other = make_run(tmp_path, "other_data", [sine(440)], fingerprint="beef")
+    status = compare.main([str(loud), str(other), "--out", str(tmp_path / "out")])
+    message = capsys.readouterr().err
+    assert status == 2
+    assert str(loud) in message and str(other) in message and "f00d" in message and "beef" in message
+    assert not (tmp_path / "out" / "metrics.csv").exists()
+
+
+def test_runs_at_different_sample_rates_are_refused(runs, tmp_path):
+    _, loud, _ = runs
+    other = make_run(tmp_path, "other_rate", [sine(440, sample_rate=8000)], sample_rate=8000)
+    with pytest.raises(compare.CompareError, match=r"16000 Hz vs 8000 Hz") as error:
+        compare.compare([loud, other], tmp_path / "out")
+    assert str(other) in str(error.value) and str(loud) in str(error.value)
+
+
+def test_duplicate_labels_are_made_unique(runs):
+    _, loud, _ = runs
+    loaded = [compare.load_run(loud), compare.load_run(loud)]
+    compare.unique_labels(loaded)
+    assert [r.label for r in loaded] == ["mse/20260101-120000", "mse/20260101-120000 #2"]
+
+
+def test_cli_names_the_path_and_the_fix_for_a_run_without_samples(tmp_path):
+    run = tmp_path / "empty" / "20260101-000000"
+    run.mkdir(parents=True)
+    save_json(Experiment(), run / "config.json")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-m", "advaudio.compare", str(run), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, cwd=REPO, env=env, timeout=120,
+    )
+    assert result.returncode == 2
+    assert str(run / "samples") in result.stderr and f"python -m advaudio.generate {run}" in result.stderr
+
+
+def test_a_folder_without_config_is_not_a_run(tmp_path, capsys):
+    assert compare.main([str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    message = capsys.readouterr().err
+    assert str(tmp_path) in message and "config.json" in message and "python -m advaudio.run" in message
