@@ -6,7 +6,11 @@ term from the experiment config.
 """
 from __future__ import annotations
 
+import functools
+
 import keras
+import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from advaudio.registry import LOSS_TERMS
@@ -32,3 +36,371 @@ def rec_mse_term(experiment):
 def rec_l1_term(experiment):
     """L1 between predicted and target frames."""
     return lambda ctx: mean_absolute_error(ctx.target_frames, ctx.pred_frames)
+
+
+# --------------------------------------------------------------------------
+# Multi-resolution STFT loss (Parallel WaveGAN, Yamamoto et al. 2020).
+# --------------------------------------------------------------------------
+
+DEFAULT_FFT_SIZES = (1024, 2048, 512)
+DEFAULT_HOP_LENGTHS = (120, 240, 50)
+DEFAULT_WIN_LENGTHS = (600, 1200, 240)
+SPECTRAL_COMPONENTS = ("sc", "logmag", "linmag", "mel")
+
+
+def hann_window(win_length: int) -> np.ndarray:
+    """Periodic Hann window `[win_length]` (as `torch.hann_window`, `scipy` fftbins=True)."""
+    n = np.arange(win_length)
+    return (0.5 - 0.5 * np.cos(2.0 * np.pi * n / win_length)).astype(np.float32)
+
+
+def centred_window(fft_size: int, win_length: int) -> np.ndarray:
+    """Hann of `win_length` zero-padded to `fft_size`, centred (left pad `(fft_size - win_length) // 2`)."""
+    window = np.zeros(fft_size, dtype=np.float32)
+    left = (fft_size - win_length) // 2
+    window[left : left + win_length] = hann_window(win_length)
+    return window
+
+
+@functools.lru_cache(maxsize=None)
+def mel_filterbank(sample_rate: int, fft_size: int, n_mels: int, fmin: float, fmax: float | None) -> np.ndarray:
+    """librosa's Slaney mel filterbank `[fft_size // 2 + 1, n_mels]` (transposed for `mag @ fb`)."""
+    import librosa  # imported lazily: librosa's import is slow and only the mel term needs it
+
+    bank = librosa.filters.mel(sr=sample_rate, n_fft=fft_size, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    return np.ascontiguousarray(bank.T.astype(np.float32))
+
+
+def check_resolutions(fft_sizes, hop_lengths, win_lengths, samples: int | None = None) -> None:
+    """Raises ValueError for inconsistent resolutions or ones longer than `samples`."""
+    if not (len(fft_sizes) == len(hop_lengths) == len(win_lengths)) or not fft_sizes:
+        raise ValueError(
+            "objective.stft needs fft_sizes, hop_lengths and win_lengths of the same non-zero length, got "
+            f"{list(fft_sizes)}, {list(hop_lengths)}, {list(win_lengths)}"
+        )
+    for fft_size, hop_length, win_length in zip(fft_sizes, hop_lengths, win_lengths):
+        if not 0 < win_length <= fft_size or hop_length <= 0:
+            raise ValueError(
+                f"each resolution needs 0 < win_length <= fft_size and hop_length > 0, got "
+                f"(fft_size={fft_size}, hop_length={hop_length}, win_length={win_length})"
+            )
+        if samples is not None and fft_size > samples:
+            raise ValueError(
+                f"MR-STFT resolution fft_size={fft_size} is longer than the stitched segment of {samples} "
+                "samples it is applied to. Lower the fft sizes (e.g. --set objective.stft="
+                "\"{'fft_sizes': (512, 256, 128), 'hop_lengths': (60, 30, 12), 'win_lengths': (300, 150, 60)}\") "
+                "or lengthen the segment (raise data.sequence_length or data.frame_length, or "
+                "objective.free_run_steps when training free-running)."
+            )
+
+
+def stft_magnitude(audio, fft_size: int, hop_length: int, win_length: int, power_floor: float = 1e-7):
+    """Magnitude STFT with centred, reflect-padded frames.
+
+    |X[m, k]| = sqrt(max(re^2 + im^2, power_floor)), X[m, k] = sum_n w[n] x_pad[m * hop + n] e^{-2 pi i k n / fft_size},
+    where w is a Hann window of `win_length` zero-padded (centred) to `fft_size`
+    and x_pad is x reflect-padded by `fft_size // 2` on both sides (frame m is
+    centred on sample m * hop_length, as `torch.stft(center=True)`).
+
+    Only the `win_length` non-zero samples of each frame are framed and the FFT
+    zero-pads them to `fft_size`: a time shift changes only the phase, so the
+    magnitude is the same as with the centred zero-padded window, at a fraction
+    of the memory traffic.
+
+    Args:
+        audio: `[batch, samples]` float32.
+    Returns:
+        `[batch, 1 + samples // hop_length, fft_size // 2 + 1]`.
+    """
+    samples = audio.shape[-1]
+    if samples is None:  # unknown until run time (XLA still compiles for the concrete shape)
+        samples = tf.shape(audio)[-1]
+    pad = fft_size // 2
+    num_frames = 1 + (samples + 2 * pad - fft_size) // hop_length
+    offset = (fft_size - win_length) // 2
+    padded = tf.pad(audio, [[0, 0], [pad, pad]], mode="REFLECT")
+    padded = padded[:, offset : offset + (num_frames - 1) * hop_length + win_length]
+    spectrum = tf.signal.stft(
+        padded,
+        frame_length=win_length,
+        frame_step=hop_length,
+        fft_length=fft_size,
+        window_fn=lambda length, dtype: tf.constant(hann_window(win_length), dtype=dtype),
+        pad_end=False,
+    )
+    power = tf.square(tf.math.real(spectrum)) + tf.square(tf.math.imag(spectrum))
+    return tf.sqrt(tf.maximum(power, power_floor))
+
+
+def _safe_norm(x):
+    """Frobenius norm whose gradient at x == 0 is 0 (not NaN), value unchanged."""
+    squared = tf.reduce_sum(tf.square(x))
+    positive = squared > 0.0
+    return tf.where(positive, tf.sqrt(tf.where(positive, squared, 1.0)), 0.0)
+
+
+def _as_batch_of_waveforms(audio):
+    audio = tf.convert_to_tensor(audio, dtype=tf.float32)
+    if audio.shape.rank == 3:
+        if audio.shape[-1] != 1:
+            raise ValueError(f"expected waveforms [batch, samples] or [batch, samples, 1], got {audio.shape}")
+        audio = audio[..., 0]
+    if audio.shape.rank != 2:
+        raise ValueError(f"expected waveforms [batch, samples] or [batch, samples, 1], got {audio.shape}")
+    return audio
+
+
+def multi_resolution_stft_components(
+    y_true,
+    y_pred,
+    fft_sizes=DEFAULT_FFT_SIZES,
+    hop_lengths=DEFAULT_HOP_LENGTHS,
+    win_lengths=DEFAULT_WIN_LENGTHS,
+    resolution_weights=None,
+    components=("sc", "logmag"),
+    sample_rate: int = 16000,
+    n_mels: int = 80,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    power_floor: float = 1e-7,
+    log_epsilon: float = 0.0,
+) -> dict:
+    """The MR-STFT loss terms, each averaged over the resolutions.
+
+    With S_r = stft_magnitude(y_true) and Ŝ_r = stft_magnitude(y_pred) at
+    resolution r of R, per-resolution weights w_r (default 1) and eps = log_epsilon:
+        sc     = 1/R sum_r w_r ||S_r - Ŝ_r||_F / ||S_r||_F   (norms over the whole batch)
+        logmag = 1/R sum_r w_r mean |log(S_r + eps) - log(Ŝ_r + eps)|
+        linmag = 1/R sum_r w_r mean |S_r - Ŝ_r|
+        mel    = 1/R sum_r w_r mean |log(M_r + eps) - log(M̂_r + eps)|,
+                 M_r = max(S_r F_r, sqrt(power_floor)), F_r librosa's mel filterbank.
+
+    Args:
+        y_true, y_pred: waveforms `[batch, samples]` or `[batch, samples, 1]`.
+        fft_sizes, hop_lengths, win_lengths: one entry per resolution.
+        resolution_weights: one weight per resolution (None: all 1).
+        components: which of "sc", "logmag", "linmag", "mel" to compute.
+        sample_rate, n_mels, fmin, fmax: the mel filterbank (only for "mel").
+        power_floor: floor of re^2 + im^2 before the square root.
+        log_epsilon: added to magnitudes inside the logs.
+    Returns:
+        `{component: scalar}` for each requested component.
+    """
+    unknown = set(components) - set(SPECTRAL_COMPONENTS)
+    if unknown:
+        raise ValueError(f"unknown MR-STFT components {sorted(unknown)}; valid: {SPECTRAL_COMPONENTS}")
+    y_true = _as_batch_of_waveforms(y_true)
+    y_pred = _as_batch_of_waveforms(y_pred)
+    check_resolutions(fft_sizes, hop_lengths, win_lengths, y_pred.shape[-1])
+    weights = [1.0] * len(fft_sizes) if resolution_weights is None else [float(w) for w in resolution_weights]
+    if len(weights) != len(fft_sizes):
+        raise ValueError(f"resolution_weights needs one weight per resolution ({len(fft_sizes)}), got {weights}")
+    totals = {name: 0.0 for name in components}
+    magnitude_floor = float(np.sqrt(power_floor))
+    for fft_size, hop_length, win_length, weight in zip(fft_sizes, hop_lengths, win_lengths, weights):
+        # The target is data: no gradient flows into it, so none is computed.
+        target = tf.stop_gradient(stft_magnitude(y_true, fft_size, hop_length, win_length, power_floor))
+        pred = stft_magnitude(y_pred, fft_size, hop_length, win_length, power_floor)
+        scale = weight / len(fft_sizes)
+        if "sc" in totals:
+            totals["sc"] += scale * _safe_norm(target - pred) / _safe_norm(target)
+        if "logmag" in totals:
+            totals["logmag"] += scale * tf.reduce_mean(
+                tf.abs(tf.math.log(target + log_epsilon) - tf.math.log(pred + log_epsilon))
+            )
+        if "linmag" in totals:
+            totals["linmag"] += scale * tf.reduce_mean(tf.abs(target - pred))
+        if "mel" in totals:
+            bank = tf.constant(mel_filterbank(int(sample_rate), fft_size, int(n_mels), float(fmin), fmax))
+            mel_target = tf.maximum(tf.matmul(target, bank), magnitude_floor)
+            mel_pred = tf.maximum(tf.matmul(pred, bank), magnitude_floor)
+            totals["mel"] += scale * tf.reduce_mean(
+                tf.abs(tf.math.log(mel_target + log_epsilon) - tf.math.log(mel_pred + log_epsilon))
+            )
+    return totals
+
+
+@keras.saving.register_keras_serializable(package="advaudio")
+class MultiResolutionSTFTLoss(keras.losses.Loss):
+    """Multi-resolution STFT loss on waveforms: weighted sum of its components.
+
+    loss = sc_weight * sc + logmag_weight * logmag + linmag_weight * linmag + mel_weight * mel,
+    with the components of `multi_resolution_stft_components` (formulas there).
+
+    Args:
+        fft_sizes, hop_lengths, win_lengths: one entry per resolution; the
+            defaults are Parallel WaveGAN's (1024, 120, 600), (2048, 240, 1200),
+            (512, 50, 240).
+        resolution_weights: one weight per resolution (None: all 1).
+        sc_weight, logmag_weight, linmag_weight, mel_weight: component weights
+            (a zero weight skips the component).
+        sample_rate, n_mels, fmin, fmax: the mel filterbank.
+        power_floor: floor of re^2 + im^2 before the square root (1e-7).
+        log_epsilon: added to magnitudes inside the logs (0).
+        **kwargs: forwarded to `keras.losses.Loss` (name, reduction, dtype).
+
+    Shapes:
+        y_true, y_pred: `[batch, samples]` or `[batch, samples, 1]`, samples >=
+        the largest fft_size. Returns a scalar (the norms span the whole batch).
+
+    Example:
+        >>> loss = MultiResolutionSTFTLoss()
+        >>> value = loss(audio, generated)  # [16, 32000] each -> scalar
+
+    Reference: Yamamoto et al., "Parallel WaveGAN", ICASSP 2020, eq. 4-6.
+    """
+
+    def __init__(
+        self,
+        fft_sizes=DEFAULT_FFT_SIZES,
+        hop_lengths=DEFAULT_HOP_LENGTHS,
+        win_lengths=DEFAULT_WIN_LENGTHS,
+        resolution_weights=None,
+        sc_weight: float = 1.0,
+        logmag_weight: float = 1.0,
+        linmag_weight: float = 0.0,
+        mel_weight: float = 0.0,
+        sample_rate: int = 16000,
+        n_mels: int = 80,
+        fmin: float = 0.0,
+        fmax: float | None = None,
+        power_floor: float = 1e-7,
+        log_epsilon: float = 0.0,
+        name: str = "multi_resolution_stft",
+        **kwargs,
+    ):
+        super().__init__(name=name, **kwargs)
+        check_resolutions(fft_sizes, hop_lengths, win_lengths)
+        self.fft_sizes = tuple(int(v) for v in fft_sizes)
+        self.hop_lengths = tuple(int(v) for v in hop_lengths)
+        self.win_lengths = tuple(int(v) for v in win_lengths)
+        self.resolution_weights = None if resolution_weights is None else tuple(float(w) for w in resolution_weights)
+        self.sc_weight = sc_weight
+        self.logmag_weight = logmag_weight
+        self.linmag_weight = linmag_weight
+        self.mel_weight = mel_weight
+        self.sample_rate = sample_rate
+        self.n_mels = n_mels
+        self.fmin = fmin
+        self.fmax = fmax
+        self.power_floor = power_floor
+        self.log_epsilon = log_epsilon
+
+    def _component_weights(self) -> dict:
+        weights = {"sc": self.sc_weight, "logmag": self.logmag_weight, "linmag": self.linmag_weight, "mel": self.mel_weight}
+        return {name: w for name, w in weights.items() if w}
+
+    def components(self, y_true, y_pred) -> dict:
+        """`{component: scalar}` for every component with a non-zero weight."""
+        return multi_resolution_stft_components(
+            y_true,
+            y_pred,
+            fft_sizes=self.fft_sizes,
+            hop_lengths=self.hop_lengths,
+            win_lengths=self.win_lengths,
+            resolution_weights=self.resolution_weights,
+            components=tuple(self._component_weights()),
+            sample_rate=self.sample_rate,
+            n_mels=self.n_mels,
+            fmin=self.fmin,
+            fmax=self.fmax,
+            power_floor=self.power_floor,
+            log_epsilon=self.log_epsilon,
+        )
+
+    def call(self, y_true, y_pred):
+        weights = self._component_weights()
+        values = self.components(y_true, y_pred)
+        return tf.add_n([weights[name] * values[name] for name in weights])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            fft_sizes=list(self.fft_sizes),
+            hop_lengths=list(self.hop_lengths),
+            win_lengths=list(self.win_lengths),
+            resolution_weights=None if self.resolution_weights is None else list(self.resolution_weights),
+            sc_weight=self.sc_weight,
+            logmag_weight=self.logmag_weight,
+            linmag_weight=self.linmag_weight,
+            mel_weight=self.mel_weight,
+            sample_rate=self.sample_rate,
+            n_mels=self.n_mels,
+            fmin=self.fmin,
+            fmax=self.fmax,
+            power_floor=self.power_floor,
+            log_epsilon=self.log_epsilon,
+        )
+        return config
+
+
+# --------------------------------------------------------------------------
+# The spectral loss terms: spec/sc, spec/logmag, spec/linmag, spec/mel.
+# --------------------------------------------------------------------------
+
+# objective.stft keys: the resolution and magnitude options (term weights live in loss_weights).
+STFT_OPTIONS = (
+    "fft_sizes", "hop_lengths", "win_lengths", "resolution_weights",
+    "sample_rate", "n_mels", "fmin", "fmax", "power_floor", "log_epsilon",
+)
+
+
+def stft_options(experiment) -> dict:
+    """The MR-STFT options of `experiment.objective.stft`, with the data's sample rate for mel."""
+    options = dict(experiment.objective.stft)
+    misplaced = sorted(k for k in options if k.endswith("_weight") and k != "resolution_weights")
+    if misplaced:
+        raise ValueError(
+            f"objective.stft sets {misplaced}; term weights belong in objective.loss_weights "
+            "(e.g. {'spec/sc': 1.0, 'spec/logmag': 1.0})"
+        )
+    unknown = sorted(set(options) - set(STFT_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown objective.stft keys {unknown}; valid keys: {', '.join(STFT_OPTIONS)}")
+    options.setdefault("sample_rate", experiment.data.sample_rate)
+    for key in ("fft_sizes", "hop_lengths", "win_lengths", "resolution_weights"):
+        if options.get(key) is not None:
+            options[key] = tuple(options[key])
+    return options
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled_components(options_key: tuple, components: tuple):
+    """One XLA-compiled function per (options, components): frames, FFTs and reductions fuse."""
+    options = dict(options_key)
+
+    @tf.function(jit_compile=True)
+    def compute(y_true, y_pred):
+        return multi_resolution_stft_components(y_true, y_pred, components=components, **options)
+
+    return compute
+
+
+def _spectral_term(component: str):
+    def factory(experiment):
+        options = stft_options(experiment)
+        check_resolutions(
+            options.get("fft_sizes", DEFAULT_FFT_SIZES),
+            options.get("hop_lengths", DEFAULT_HOP_LENGTHS),
+            options.get("win_lengths", DEFAULT_WIN_LENGTHS),
+        )
+        # Every spec/* term of the experiment comes from one pass over the spectrograms.
+        requested = tuple(
+            name for name in SPECTRAL_COMPONENTS if f"spec/{name}" in experiment.objective.loss_weights
+        ) or (component,)
+        key = (tuple(sorted(options.items())), requested)
+
+        def term(ctx):
+            if key not in ctx.cache:
+                compute = _compiled_components(*key)
+                ctx.cache[key] = compute(ctx.target_audio, ctx.pred_audio)
+            return ctx.cache[key][component]
+
+        return term
+
+    factory.__doc__ = f"MR-STFT `{component}` of the stitched predicted vs target waveforms (options: objective.stft)."
+    return factory
+
+
+for _component in SPECTRAL_COMPONENTS:
+    LOSS_TERMS.register(f"spec/{_component}", _spectral_term(_component))

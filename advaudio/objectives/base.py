@@ -1,11 +1,14 @@
 """FrameTrainer: the Keras model every objective trains, around one FrameGRU generator.
 
 It owns what all objectives share: the training regime that decides which
-frames the generator is fed, the weighted sum of named loss terms, correct
-loss scaling and gradient clipping under `tf.distribute`, and the per-step
-metrics the training loop logs.
+frames the generator is fed (teacher forcing, scheduled sampling,
+free-running segments), the weighted sum of named loss terms, correct loss
+scaling and gradient clipping under `tf.distribute`, and the per-step metrics
+the training loop logs.
 """
 from __future__ import annotations
+
+import warnings
 
 import keras
 import tensorflow as tf
@@ -30,6 +33,7 @@ class LossContext:
         self.target_frames = target_frames
         self.experiment = experiment
         self._audio = {}
+        self.cache = {}  # shared work of several terms (e.g. the spectrograms of all spec/* terms)
 
     def _stitched(self, key, frames):
         if key not in self._audio:
@@ -91,6 +95,103 @@ def build_loss_terms(experiment: config_lib.Experiment, names=None) -> dict:
     return terms
 
 
+REGIMES = ("teacher_forcing", "scheduled_sampling", "free_running")
+SAMPLING_SCHEDULES = ("constant", "linear", "inverse_sigmoid")
+# inverse_sigmoid: p(step) = p / (1 + exp(-(step - ramp / 2) / (ramp * SIGMOID_WIDTH))); at step 0 it is
+# p / (1 + e^5) ~ 0.7% of p and at the end of the ramp ~ 99.3% of p.
+SIGMOID_WIDTH = 0.1
+
+
+def sampling_probability(step, final_probability: float, schedule: str, ramp_steps: int):
+    """Scheduled-sampling probability at `step` (a scalar tensor).
+
+    constant:        p
+    linear:          p * min(1, step / ramp_steps)
+    inverse_sigmoid: p / (1 + exp(-(step - ramp_steps / 2) / (SIGMOID_WIDTH * ramp_steps)))
+    """
+    if schedule not in SAMPLING_SCHEDULES:
+        raise ValueError(f"objective.sampling_schedule must be one of {SAMPLING_SCHEDULES}, got {schedule!r}")
+    step = tf.cast(step, tf.float32)
+    final = tf.constant(final_probability, tf.float32)
+    if schedule == "constant" or ramp_steps <= 0:
+        return final
+    ramp = float(ramp_steps)
+    if schedule == "linear":
+        return final * tf.minimum(1.0, step / ramp)
+    return final * tf.sigmoid((step - ramp / 2.0) / (SIGMOID_WIDTH * ramp))
+
+
+def scheduled_sampling_unroll(generator, inputs, feed_mask, training=None):
+    """Runs the generator frame by frame, feeding its own previous prediction where `feed_mask` is True.
+
+    input_0 = inputs[:, 0];  input_t = pred_{t-1} if feed_mask[:, t] else inputs[:, t]
+    pred_t, states_t = generator.step(input_t, states_{t-1})
+
+    The fed-back prediction keeps its gradient (the loss on later frames
+    trains the frames that were fed back).
+
+    Args:
+        generator: a `FrameGRU`.
+        inputs: `[batch, steps, frame_length]` true input frames.
+        feed_mask: `[batch, steps]` bool; column 0 is ignored (nothing to feed back yet).
+    Returns:
+        predictions `[batch, steps, frame_length]`.
+    """
+    inputs = tf.convert_to_tensor(inputs)
+    steps = tf.shape(inputs)[1]
+    by_time = tf.transpose(inputs, [1, 0, 2])
+    mask_by_time = tf.transpose(tf.cast(feed_mask, tf.bool))[:, :, None]
+    states = generator.initial_states(tf.shape(inputs)[0])
+    first, states = generator.step(by_time[0], states)
+    preds = tf.TensorArray(inputs.dtype, size=steps, element_shape=first.shape).write(0, first)
+
+    def body(t, previous, states, preds):
+        frame = tf.where(mask_by_time[t], previous, by_time[t])
+        pred, states = generator.step(frame, states)
+        return t + 1, pred, list(states), preds.write(t, pred)
+
+    _, _, _, preds = tf.while_loop(lambda t, *_: t < steps, body, (tf.constant(1), first, list(states), preds))
+    return tf.ensure_shape(tf.transpose(preds.stack(), [1, 0, 2]), inputs.shape)
+
+
+def free_run(generator, first_frame, states, steps: int):
+    """Unrolls `steps` frames on the generator's own predictions.
+
+    pred_1 = step(first_frame);  pred_k = step(pred_{k-1}); gradients flow
+    through every fed-back frame, back to `first_frame` and `states`.
+
+    Args:
+        first_frame: `[batch, frame_length]` the first frame fed in.
+        states: recurrent states (list of `[batch, units]`) after the prefix.
+        steps: frames to unroll (a Python int).
+    Returns:
+        predictions `[batch, steps, frame_length]`.
+    """
+    first_frame = tf.convert_to_tensor(first_frame)
+    preds = tf.TensorArray(first_frame.dtype, size=steps, element_shape=first_frame.shape)
+
+    def body(k, frame, states, preds):
+        pred, states = generator.step(frame, states)
+        return k + 1, pred, list(states), preds.write(k, pred)
+
+    _, _, _, preds = tf.while_loop(lambda k, *_: k < steps, body, (tf.constant(0), first_frame, list(states), preds))
+    return tf.transpose(preds.stack(), [1, 0, 2])
+
+
+def _replica_id():
+    context = tf.distribute.get_replica_context()
+    replica = 0 if context is None else context.replica_id_in_sync_group
+    return tf.cast(replica, tf.int64)
+
+
+def regime_segment_frames(experiment: config_lib.Experiment) -> int:
+    """Frames the loss sees per example under the configured regime (what gets stitched)."""
+    objective = experiment.objective
+    if objective.regime == "free_running":
+        return objective.free_run_steps
+    return experiment.data.sequence_length
+
+
 class FrameTrainer(keras.Model):
     """Trains a FrameGRU generator on `(inputs, targets)` frame batches.
 
@@ -106,6 +207,21 @@ class FrameTrainer(keras.Model):
 
     Create it inside `strategy.scope()`; the training loop runs `train_step`
     with `strategy.run` and reduces the returned values with MEAN.
+
+    Training regimes (`objective.regime`), chosen by `regime_frames`:
+        teacher_forcing: the generator always sees the true frames.
+        scheduled_sampling: at each step t > 0 of each example, with probability
+            p (`sampling_probability` on `sampling_schedule` over
+            `sampling_ramp_steps` generator steps) the generator is fed its own
+            previous prediction instead of the true frame; exact, frame by frame
+            (`scheduled_sampling_unroll`). While p is 0 the whole-sequence
+            (cuDNN) path runs, which is teacher forcing exactly. Also logs "sampling/p".
+        free_running: from a true prefix of `free_run_prefix` frames, at a random
+            position of each batch, the generator unrolls `free_run_steps`
+            frames on its own predictions; the loss is taken on those frames only.
+    Validation (`test_step`) is always teacher-forced, so val_loss compares across regimes.
+    Randomness is stateless, from (train.seed, step, replica): reproducible and
+    safe under every distribution strategy.
     """
 
     adversarial_terms = ()  # loss-term names handled by a subclass (e.g. the GAN)
@@ -123,6 +239,30 @@ class FrameTrainer(keras.Model):
             learning_rate=train.learning_rate, beta_1=train.beta_1, beta_2=train.beta_2
         )
         self.generator_optimizer.build(self.generator.trainable_variables)
+        self._check_regime()
+
+    def _check_regime(self) -> None:
+        objective = self.experiment.objective
+        if objective.regime not in REGIMES:
+            raise ValueError(f"objective.regime must be one of {REGIMES}, got {objective.regime!r}")
+        if objective.regime == "scheduled_sampling":
+            if not 0.0 <= objective.sampling_probability <= 1.0:
+                raise ValueError(f"objective.sampling_probability must be in [0, 1], got {objective.sampling_probability}")
+            sampling_probability(0, objective.sampling_probability, objective.sampling_schedule, objective.sampling_ramp_steps)
+        if objective.regime == "free_running":
+            prefix, steps, length = objective.free_run_prefix, objective.free_run_steps, self.experiment.data.sequence_length
+            if prefix < 1 or steps < 1 or prefix + steps > length:
+                raise ValueError(
+                    f"free-running needs 1 <= free_run_prefix ({prefix}), 1 <= free_run_steps ({steps}) and "
+                    f"prefix + steps <= data.sequence_length ({length}); lower objective.free_run_prefix / "
+                    "objective.free_run_steps or raise data.sequence_length"
+                )
+            if all(name.startswith("rec/") for name in objective.loss_weights):
+                warnings.warn(
+                    "free-running with reconstruction terms only tends to freeze the output into one repeated, "
+                    "quieter frame; pair it with spec/* or adversarial terms",
+                    stacklevel=3,
+                )
 
     def optimizers(self) -> dict:
         """Every optimizer, by network name (checkpointed and restored together)."""
@@ -139,8 +279,66 @@ class FrameTrainer(keras.Model):
     def call(self, inputs, training=None):
         return self.generator(inputs, training=training)
 
+    def _stateless_seed(self, salt: int):
+        """A stateless-RNG seed from (train.seed + salt, step, replica)."""
+        base = tf.constant(self.experiment.train.seed + salt, tf.int64)
+        step = tf.cast(self.step_counter, tf.int64)
+        return tf.stack([base, step * 1024 + _replica_id()])
+
+    def current_sampling_probability(self):
+        """The scheduled-sampling probability at the current step (0 outside that regime)."""
+        objective = self.experiment.objective
+        if objective.regime != "scheduled_sampling":
+            return tf.constant(0.0)
+        return sampling_probability(
+            self.step_counter, objective.sampling_probability, objective.sampling_schedule, objective.sampling_ramp_steps
+        )
+
+    def scheduled_sampling_frames(self, inputs, probability, training: bool):
+        """Predictions `[batch, steps, frame_length]`, feeding back own predictions with `probability`."""
+
+        def sampled():
+            shape = tf.shape(inputs)[:2]
+            mask = tf.random.stateless_uniform(shape, seed=self._stateless_seed(0)) < probability
+            return scheduled_sampling_unroll(self.generator, inputs, mask, training=training)
+
+        return tf.cond(probability > 0.0, sampled, lambda: self.generator(inputs, training=training))
+
+    def free_running_frames(self, inputs, targets, training: bool):
+        """(rollout `[batch, free_run_steps, frame_length]`, its targets), from a random true prefix."""
+        objective = self.experiment.objective
+        prefix, steps = objective.free_run_prefix, objective.free_run_steps
+        last_start = tf.shape(inputs)[1] - prefix - steps
+        start = tf.random.stateless_uniform(
+            [], seed=self._stateless_seed(1), minval=0, maxval=last_start + 1, dtype=tf.int32
+        )
+        prefix_preds, states = self.generator.call_with_states(inputs[:, start : start + prefix], training=training)
+        rollout = free_run(self.generator, prefix_preds[:, -1], states, steps)
+        rollout_targets = targets[:, start + prefix : start + prefix + steps]
+        return rollout, tf.ensure_shape(rollout_targets, rollout.shape)
+
+    def regime_frames(self, inputs, targets, training: bool):
+        """(predictions, the targets they estimate) under `objective.regime`.
+
+        teacher_forcing / scheduled_sampling: `[batch, steps, frame_length]`
+        both, targets unchanged; free_running: `[batch, free_run_steps,
+        frame_length]` both. Subclasses should train on this pair.
+        """
+        if self.experiment.objective.regime == "free_running":
+            return self.free_running_frames(inputs, targets, training)
+        return self.predict_frames(inputs, targets, training), targets
+
     def predict_frames(self, inputs, targets, training: bool):
-        """Predictions `[batch, steps, frame_length]` under the training regime."""
+        """Predictions `[batch, steps, frame_length]` aligned with `targets` under the training regime.
+
+        Free-running changes which targets the loss sees, so it is only
+        available through `regime_frames`.
+        """
+        regime = self.experiment.objective.regime
+        if regime == "free_running":
+            raise ValueError("free_running predicts a sub-segment; use regime_frames(inputs, targets, training)")
+        if regime == "scheduled_sampling":
+            return self.scheduled_sampling_frames(inputs, self.current_sampling_probability(), training)
         return self.generator(inputs, training=training)
 
     def reconstruction_losses(self, ctx: LossContext) -> dict:
@@ -153,14 +351,17 @@ class FrameTrainer(keras.Model):
     def train_step(self, data):
         inputs, targets = data
         with tf.GradientTape() as tape:
-            preds = self.predict_frames(inputs, targets, training=True)
+            preds, targets = self.regime_frames(inputs, targets, training=True)
             values = self.reconstruction_losses(LossContext(preds, targets, self.experiment))
             loss = self.weighted_total(values)
             scaled = loss / replicas_in_sync()
         variables = self.generator.trainable_variables
         grads, norm = reduce_and_clip(tape.gradient(scaled, variables), self.experiment.train.clipnorm)
+        logs = {"loss": loss, **values, "grad_norm/gen": norm}
+        if self.experiment.objective.regime == "scheduled_sampling":
+            logs["sampling/p"] = self.current_sampling_probability()  # before the step counter moves
         self.generator_optimizer.apply(grads, variables)
-        return {"loss": loss, **values, "grad_norm/gen": norm}
+        return logs
 
     def test_step(self, data):
         inputs, targets = data

@@ -1,0 +1,52 @@
+"""The spectral objective: multi-resolution STFT terms on the stitched waveforms.
+
+The experiment file sets the terms and their weights (`objective.loss_weights`,
+e.g. `{'spec/sc': 1.0, 'spec/logmag': 1.0}`, see experiments/spectral.py); this
+builder never rewrites them, so the config a run saves is the config it trained.
+It checks at build time that a spectral term is present and that every STFT
+resolution fits the stitched segment, instead of failing at the first step.
+"""
+from __future__ import annotations
+
+from advaudio import config as config_lib
+from advaudio.losses import DEFAULT_FFT_SIZES, DEFAULT_HOP_LENGTHS, DEFAULT_WIN_LENGTHS, check_resolutions, stft_options
+from advaudio.objectives.base import FrameTrainer, regime_segment_frames
+from advaudio.registry import OBJECTIVES
+from advaudio.stitching import resolve_method, stitched_length
+
+
+def stitched_segment_length(experiment: config_lib.Experiment) -> int:
+    """Samples of the stitched waveform the spectral terms see in one training example."""
+    data, generate = experiment.data, experiment.generate
+    hop = config_lib.frame_hop(data)
+    method = resolve_method(generate.stitch, data.frame_length, hop)
+    return stitched_length(
+        method, regime_segment_frames(experiment), data.frame_length, hop, generate.crossfade_length
+    )
+
+
+def check_spectral_config(experiment: config_lib.Experiment) -> None:
+    """Raises ValueError if no spec/* term is weighted or a resolution exceeds the stitched segment."""
+    weights = experiment.objective.loss_weights
+    if not any(name.startswith("spec/") for name in weights):
+        raise ValueError(
+            "objective 'spectral' needs at least one spec/* term in objective.loss_weights, got "
+            f"{sorted(weights)}; e.g. --set \"objective.loss_weights={{'spec/sc': 1.0, 'spec/logmag': 1.0}}\" "
+            "or start from experiments/spectral.py"
+        )
+    options = stft_options(experiment)
+    check_resolutions(
+        options.get("fft_sizes", DEFAULT_FFT_SIZES),
+        options.get("hop_lengths", DEFAULT_HOP_LENGTHS),
+        options.get("win_lengths", DEFAULT_WIN_LENGTHS),
+        stitched_segment_length(experiment),
+    )
+
+
+@OBJECTIVES.register("spectral")
+def build_spectral(generator, experiment, **params) -> FrameTrainer:
+    """Weighted spec/* (and optionally rec/*) terms; options in `objective.stft`."""
+    if params:
+        raise TypeError(f"objective 'spectral' takes no objective.params, got {sorted(params)}")
+    check_spectral_config(experiment)
+    return FrameTrainer(generator, experiment, name="spectral_trainer")
