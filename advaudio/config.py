@@ -365,3 +365,32 @@ def frame_hop(data: Data) -> int:
 def example_span(data: Data) -> int:
     """Samples covered by one example of `sequence_length + 1` frames."""
     return (data.sequence_length) * frame_hop(data) + data.frame_length
+
+
+def validate(cfg: Experiment) -> Experiment:
+    """Cross-field checks that must fail before any data is read or training starts."""
+    data, gen = cfg.data, cfg.generate
+    problems = []
+    for key in ("sample_rate", "frame_length", "sequence_length", "window_shift", "batch_size"):
+        if getattr(data, key) < 1:
+            problems.append(f"data.{key} must be >= 1, got {getattr(data, key)}")
+    if data.frame_hop is not None and not 1 <= data.frame_hop <= data.frame_length:
+        problems.append(f"data.frame_hop must be between 1 and data.frame_length={data.frame_length}, got {data.frame_hop}")
+    if len(data.split) != 3 or min(data.split) < 0 or abs(sum(data.split) - 1.0) > 1e-6:
+        problems.append(f"data.split must be three non-negative shares summing to 1, got {data.split}")
+    if data.normalization not in ("standard", "minmax"):
+        problems.append(f"data.normalization must be 'standard' or 'minmax', got {data.normalization!r}")
+    if data.on_bad_file not in ("fail", "skip"):
+        problems.append(f"data.on_bad_file must be 'fail' or 'skip', got {data.on_bad_file!r}")
+    if not 0 <= gen.crossfade_length <= data.frame_length // 2:
+        problems.append(
+            f"generate.crossfade_length={gen.crossfade_length} must be between 0 and half a frame "
+            f"({data.frame_length // 2}); lower it with --set generate.crossfade_length=..."
+        )
+    if gen.seed_frames < 1 or gen.seconds <= 0 or gen.count < 1:
+        problems.append("generate.seed_frames and generate.count must be >= 1 and generate.seconds > 0")
+    if cfg.train.epochs < 1:
+        problems.append(f"train.epochs must be >= 1, got {cfg.train.epochs}")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return cfg

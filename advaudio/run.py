@@ -52,11 +52,11 @@ def resolve_config(args):
         if state["smoke"]:
             config_lib.smoke(cfg)
         overrides = state["overrides"] + args.overrides
-        return config_lib.apply_overrides(cfg, overrides), source, overrides, state["smoke"]
+        return config_lib.validate(config_lib.apply_overrides(cfg, overrides)), source, overrides, state["smoke"]
     cfg, source = config_lib.load_experiment(args.experiment)
     if args.smoke:
         config_lib.smoke(cfg)
-    return config_lib.apply_overrides(cfg, args.overrides), source, list(args.overrides), args.smoke
+    return config_lib.validate(config_lib.apply_overrides(cfg, args.overrides)), source, list(args.overrides), args.smoke
 
 
 def new_run_dir(root: Path, name: str) -> Path:
@@ -219,13 +219,23 @@ TENSORBOARD_AUDIO_SECONDS = 2.0
 
 
 def write_tensorboard_audio(cfg, generator, prepared, epoch: int) -> None:
-    """A short generated excerpt in TensorBoard, to hear training progress."""
+    """A short generated excerpt in TensorBoard, seeded from validation audio, to hear progress."""
     import numpy as np
     import tensorflow as tf
 
     from advaudio import generation
+    from advaudio.config import frame_hop
 
-    audio = generation.preview(generator, cfg, prepared, seconds=min(TENSORBOARD_AUDIO_SECONDS, cfg.generate.seconds))
+    gen, hop, frame_length = cfg.generate, frame_hop(cfg.data), cfg.data.frame_length
+    span = generation.seed_span(gen.seed_frames, frame_length, hop)
+    positions = generation.choose_seed_positions(len(prepared.valid.signal), 1, span, gen.sample_seed)
+    seed = generation.seed_frames_at(prepared.valid.signal, positions, gen.seed_frames, frame_length, hop)
+    seconds = min(TENSORBOARD_AUDIO_SECONDS, gen.seconds)
+    audio = generation.generate(
+        generator, seed, num_samples=int(seconds * prepared.sample_rate), frame_hop=hop, stitch_method=gen.stitch,
+        window=gen.window, crossfade_length=gen.crossfade_length, dither=gen.dither, feedback=gen.feedback,
+        seed=gen.sample_seed,
+    )
     audio = np.clip(prepared.stats.denormalize(audio), -1.0, 1.0)
     tf.summary.audio("generated", audio[..., None], sample_rate=prepared.sample_rate, step=epoch)
 

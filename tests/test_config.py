@@ -111,3 +111,18 @@ def test_every_key_is_documented_in_public_contract():
                 "train.steps_per_epoch", "train.learning_rate", "train.seed", "train.distribute",
                 "generate.seconds", "generate.stitch", "generate.seed_frames"}
     assert contract <= keys
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("data.frame_hop=1500", "data.frame_hop must be between 1 and data.frame_length=1000"),
+    ("data.split=(0.5, 0.3, 0.3)", "summing to 1"),
+    ("generate.crossfade_length=600", "--set generate.crossfade_length"),
+    ("data.normalization='zscore'", "'standard' or 'minmax'"),
+])
+def test_validate_catches_cross_field_mistakes(assignment, message):
+    cfg = C.Experiment()
+    cfg.data.frame_length = 1000
+    C.validate(cfg)
+    C.apply_override(cfg, assignment)
+    with pytest.raises(C.ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        C.validate(cfg)
