@@ -16,7 +16,7 @@ import numpy as np
 
 from advaudio.data.errors import DataError
 
-VERSION = 1
+VERSION = 2
 # A four-chord progression (MIDI notes, one per voice) that repeats for the whole track.
 PROGRESSION = (
     (45, 52, 57, 60, 64),  # A minor (add 9 colour from the top voice)
@@ -47,7 +47,7 @@ class _Score:
         self.voice_lfo_seconds = rng.uniform(11.0, 23.0, voices)
         self.voice_lfo_phase = rng.uniform(0.0, 2 * np.pi, voices)
         self.harmonic_gain = (1.0 / np.arange(1, HARMONICS + 1) ** 1.5) * rng.uniform(0.7, 1.0, HARMONICS)
-        self.pulse_mid_seconds = float(rng.uniform(6.0, 7.0))  # pulsation period drifts around it
+        self.pulse_mid_seconds = float(rng.uniform(6.0, 6.5))  # pulsation period drifts around it
         self.pulse_drift_seconds = float(rng.uniform(60.0, 120.0))
         self.noise_level = 0.004
         self.noise_seed = int(rng.integers(2**31))
@@ -66,10 +66,10 @@ class _Score:
 
     def pulse_phase(self, t: np.ndarray) -> np.ndarray:
         """Phase (radians) of the loudness pulsation; its period drifts within ~5-8 s."""
-        # period(t) = mid + 1.5 sin(2 pi t / drift); integrate 1/period in closed form is messy,
-        # so use the phase of a frequency-modulated sine whose instantaneous period stays in range.
+        # Instantaneous frequency (1 + 0.15 sin(2 pi t / drift)) / mid, integrated in closed form:
+        # the period stays within mid/1.15 .. mid/0.85, i.e. about 5.2 .. 7.6 s.
         mid, drift = self.pulse_mid_seconds, self.pulse_drift_seconds
-        depth = 0.2 / mid  # +-20% of the mid frequency -> period within mid/1.2 .. mid/0.8
+        depth = 0.15 / mid
         return 2 * np.pi * (t / mid - depth * drift / (2 * np.pi) * np.cos(2 * np.pi * t / drift))
 
     def phases(self, t: np.ndarray, start_phase: np.ndarray) -> np.ndarray:
@@ -90,7 +90,7 @@ class _Score:
                 voice += g * (np.sin(((k + 1) * base).astype(np.float32)) + np.sin(((k + 1) * twin).astype(np.float32)))
             lfo = 0.7 + 0.3 * np.sin(2 * np.pi * t / self.voice_lfo_seconds[v] + self.voice_lfo_phase[v])
             out += self.voice_gain[v] * lfo * voice
-        pulse = 0.55 + 0.45 * np.sin(self.pulse_phase(t)) ** 2
+        pulse = 0.55 + 0.225 * (1.0 + np.sin(self.pulse_phase(t)))  # one swell per period
         return out * pulse
 
 
