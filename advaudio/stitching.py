@@ -27,14 +27,53 @@ def synthesis_window(name: str, frame_length: int) -> np.ndarray:
 
 
 def stitched_length(method: str, num_frames: int, frame_length: int, frame_hop: int, crossfade_length: int = 0) -> int:
-    """Samples produced by `stitch` for `num_frames` frames."""
+    """Samples produced by `stitch` for `num_frames` frames ("auto" resolved as in `stitch`)."""
+    method = resolve_method(method, frame_length, frame_hop)
     if method == "concat":
         return num_frames * min(frame_hop, frame_length)
     if method == "overlap_add":
         return (num_frames - 1) * frame_hop + frame_length
     if method == "crossfade":
-        return num_frames * frame_length - (num_frames - 1) * crossfade_length
+        piece = _crossfade_piece(frame_length, frame_hop, crossfade_length)
+        return num_frames * piece - (num_frames - 1) * crossfade_length
     raise KeyError(method)
+
+
+def frames_needed(method: str, num_samples: int, frame_length: int, frame_hop: int, crossfade_length: int = 0) -> int:
+    """The fewest frames whose stitched length is at least `num_samples` (at least 1)."""
+    method = resolve_method(method, frame_length, frame_hop)
+    if method == "concat":
+        advance, fixed = min(frame_hop, frame_length), 0
+    elif method == "overlap_add":
+        advance, fixed = frame_hop, frame_length - frame_hop
+    elif method == "crossfade":
+        piece = _crossfade_piece(frame_length, frame_hop, crossfade_length)
+        advance, fixed = piece - crossfade_length, crossfade_length
+    else:
+        raise KeyError(method)
+    # length(n) = n * advance + fixed; solve for the smallest n with length(n) >= num_samples.
+    return max(1, -(-(num_samples - fixed) // advance))
+
+
+def _crossfade_piece(frame_length: int, frame_hop: int, crossfade_length: int) -> int:
+    """Samples of each frame that a crossfade keeps.
+
+    Frames that do not overlap are kept whole (each boundary then overlaps
+    `crossfade_length` samples of two frames). Overlapping frames keep their
+    first `frame_hop + crossfade_length` samples, so consecutive pieces still
+    start `frame_hop` samples apart and the timing of the audio is preserved.
+    (Whole frames lose `crossfade_length` samples at each boundary: there is
+    no extra predicted audio to fade over.)
+    """
+    if frame_hop >= frame_length:
+        return frame_length
+    limit = min(frame_length - frame_hop, frame_hop)
+    if crossfade_length > limit:
+        raise ValueError(
+            f"generate.crossfade_length must be at most min(frame_length - frame_hop, frame_hop) = {limit} "
+            f"when frames overlap, got {crossfade_length}"
+        )
+    return frame_hop + crossfade_length
 
 
 @STITCHERS.register("concat")
@@ -80,14 +119,16 @@ def overlap_add(frames, frame_hop: int, window: str = "hann", **_):
 def crossfade(frames, frame_hop: int = 0, crossfade_length: int = 256, **_):
     """Equal-power crossfade of `crossfade_length` samples at each frame boundary.
 
-    The last L samples of frame k fade out as cos(pi/2 * u) while the first L
-    samples of frame k+1 fade in as sin(pi/2 * u), u in (0, 1): cos^2 + sin^2 = 1
-    keeps the power of uncorrelated frames constant.
+    The last L samples of piece k fade out as cos(pi/2 * u) while the first L
+    samples of piece k+1 fade in as sin(pi/2 * u), u in (0, 1): cos^2 + sin^2 = 1
+    keeps the power of uncorrelated frames constant. A piece is the whole frame
+    when frames do not overlap (`frame_hop >= frame_length`, or 0), else its
+    first `frame_hop + L` samples (see `_crossfade_piece`).
 
     Args:
         frames: `[batch, num_frames, frame_length]`.
     Returns:
-        `[batch, num_frames * frame_length - (num_frames - 1) * crossfade_length]`.
+        `[batch, num_frames * piece - (num_frames - 1) * crossfade_length]`.
     """
     frame_length = frames.shape[-1]
     length = int(crossfade_length)
@@ -95,18 +136,21 @@ def crossfade(frames, frame_hop: int = 0, crossfade_length: int = 256, **_):
         raise ValueError(
             f"generate.crossfade_length must be between 0 and frame_length // 2 = {frame_length // 2}, got {length}"
         )
+    hop = frame_hop if 0 < frame_hop < frame_length else frame_length
+    piece = _crossfade_piece(frame_length, hop, length)
+    frames = frames[..., :piece]
     if length == 0:
-        return concat(frames, frame_length)
+        return concat(frames, piece)
     u = (np.arange(length) + 0.5) / length
-    fade_in = np.ones(frame_length, dtype=np.float32)
-    fade_out = np.ones(frame_length, dtype=np.float32)
+    fade_in = np.ones(piece, dtype=np.float32)
+    fade_out = np.ones(piece, dtype=np.float32)
     fade_in[:length] = np.sin(0.5 * np.pi * u)
     fade_out[-length:] = np.cos(0.5 * np.pi * u)
     num_frames = frames.shape[1]
-    gains = np.ones((num_frames, frame_length), dtype=np.float32)
+    gains = np.ones((num_frames, piece), dtype=np.float32)
     gains[1:] *= fade_in
     gains[:-1] *= fade_out
-    return tf.signal.overlap_and_add(frames * tf.constant(gains, dtype=frames.dtype), frame_length - length)
+    return tf.signal.overlap_and_add(frames * tf.constant(gains, dtype=frames.dtype), piece - length)
 
 
 def resolve_method(method: str, frame_length: int, frame_hop: int) -> str:
