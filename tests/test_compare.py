@@ -152,6 +152,7 @@ def test_report_is_self_contained_with_players_plots_and_table(compared, runs):
     assert rate == SR
     np.testing.assert_allclose(decoded, original, atol=1 / 32767 + 1e-6)
     assert "<table>" in page and "frechet_mfcc" in page and "objective spectral" in page
+    assert set(compare.METRIC_HELP) == set(metrics.METRIC_KEYS)  # every column is explained
 
 
 def test_learning_curves_use_loss_val_loss_and_shared_terms(runs):

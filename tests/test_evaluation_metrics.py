@@ -96,6 +96,13 @@ def test_loudness_curve_follows_a_step_down():
     np.testing.assert_allclose(loudness[10:], -23.0103, atol=0.01)
 
 
+def test_loudness_drop_of_a_fade_and_of_steady_output():
+    fade = np.concatenate([sine(440, 1.0, amplitude=1.0), sine(440, 1.0, amplitude=0.1)])
+    assert metrics.loudness_drop(fade) == pytest.approx(20.0, abs=0.01)
+    assert metrics.loudness_drop(sine(440)) == pytest.approx(0.0, abs=0.01)
+    assert metrics.loudness_drop(fade[::-1]) == pytest.approx(-20.0, abs=0.01)
+
+
 def test_silence_onset():
     data_db = metrics.rms_db(sine(440))
     collapsed = np.concatenate([sine(440, 1.0), np.zeros(SR)])

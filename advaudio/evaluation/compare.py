@@ -39,6 +39,7 @@ METRIC_HELP = {
     "flatness_ratio": "noisiness: flatness output / data (1 ideal, >> 1 noise)",
     "loudness_db": "RMS loudness of the output (dBFS)",
     "loudness_data_db": "RMS loudness of the held-out data (dBFS)",
+    "loudness_drop_db": "fade: loudness of the first quarter minus the last quarter (dB; 0 steady)",
     "silence_onset_s": "time the output falls silent for good (s; blank = never)",
     "seed_copy": "highest normalised cross-correlation with the seed (1 = copy)",
     "train_copy": "highest normalised cross-correlation with training audio (1 = copy)",

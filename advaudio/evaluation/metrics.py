@@ -36,6 +36,7 @@ METRIC_KEYS: tuple[str, ...] = (
     "flatness_ratio",
     "loudness_db",
     "loudness_data_db",
+    "loudness_drop_db",
     "silence_onset_s",
     "seed_copy",
     "train_copy",
@@ -219,6 +220,17 @@ def loudness_curve(
     starts = np.arange(0, max(audio.size, 1), window)
     loudness = np.array([rms_db(audio[s : s + window]) for s in starts])
     return starts / sample_rate, loudness
+
+
+def loudness_drop(audio: np.ndarray, fraction: float = 0.25) -> float:
+    """How much the output fades: rms_db(first `fraction`) - rms_db(last `fraction`), in dB.
+
+    Positive when the end is quieter than the start (20 dB for a tenfold drop
+    in amplitude), about 0 for steady output.
+    """
+    audio = _as_mono(audio)
+    part = max(1, int(audio.size * fraction))
+    return rms_db(audio[:part]) - rms_db(audio[-part:])
 
 
 def silence_onset(
@@ -449,7 +461,10 @@ def seam_ratio(audio: np.ndarray, frame_hop: int, offset: int = 0) -> float | No
         seam_ratio = mean(d[boundaries]) / mean(d[inside])
 
     1.0 means no clicks; frames concatenated with discontinuities score >> 1.
-    None when there is no boundary or the inside is constant.
+    A pure tone whose period divides frame_hop samples the same phase at
+    every boundary and can read away from 1 without clicks; the real-audio
+    baseline shows the data's own value. None when there is no boundary or
+    the inside is constant.
     """
     audio = _as_mono(audio)
     jumps = np.abs(np.diff(audio))
@@ -527,6 +542,7 @@ def evaluate_audio(
     row["flatness_ratio"] = _ratio(row["flatness"], row["flatness_data"])
     row["loudness_db"] = rms_db(generated)
     row["loudness_data_db"] = rms_db(reference)
+    row["loudness_drop_db"] = loudness_drop(generated)
     row["silence_onset_s"] = silence_onset(generated, sample_rate, row["loudness_data_db"])
     row["seed_copy"] = None if seed is None else max_normalized_xcorr(generated, seed, chunk)
     row["train_copy"] = (
@@ -617,6 +633,15 @@ def _load_sidecar(audio_path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def _seed_path(sample: Path) -> Path | None:
+    """samples/seeds/<same name>, or the same stem with another audio suffix; None if absent."""
+    seeds = sample.parent / "seeds"
+    for candidate in [seeds / sample.name] + [seeds / (sample.stem + s) for s in AUDIO_SUFFIXES]:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def evaluate_run(run_dir: str | Path, progress=None) -> list[dict]:
     """Scores every sample of a run folder against its held-out reference.
 
@@ -658,8 +683,8 @@ def evaluate_run(run_dir: str | Path, progress=None) -> list[dict]:
                 f"{path} is at {sample_rate} Hz but {test_path} is at {reference_rate} Hz; "
                 f"regenerate the sample at the data's rate"
             )
-        seed_file = path.parent / "seeds" / path.name
-        seed = read_audio(seed_file)[0] if seed_file.is_file() else None
+        seed_file = _seed_path(path)
+        seed = read_audio(seed_file)[0] if seed_file is not None else None
         frame_length, frame_hop = run_frames(run_dir, sidecar)
         row: dict = {"sample": path.name, "checkpoint": sidecar.get("checkpoint")}
         row.update(
