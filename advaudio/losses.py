@@ -84,14 +84,15 @@ def check_resolutions(fft_sizes, hop_lengths, win_lengths, samples: int | None =
                 f"each resolution needs 0 < win_length <= fft_size and hop_length > 0, got "
                 f"(fft_size={fft_size}, hop_length={hop_length}, win_length={win_length})"
             )
-        if samples is not None and fft_size > samples:
-            raise ValueError(
-                f"MR-STFT resolution fft_size={fft_size} is longer than the stitched segment of {samples} "
-                "samples it is applied to. Lower the fft sizes (e.g. --set objective.stft="
-                "\"{'fft_sizes': (512, 256, 128), 'hop_lengths': (60, 30, 12), 'win_lengths': (300, 150, 60)}\") "
-                "or lengthen the segment (raise data.sequence_length or data.frame_length, or "
-                "objective.free_run_steps when training free-running)."
-            )
+    longest = max(fft_sizes)
+    if samples is not None and longest > samples:
+        raise ValueError(
+            f"MR-STFT resolution fft_size={longest} is longer than the stitched segment of {samples} "
+            "samples it is applied to. Lower the fft sizes (e.g. --set objective.stft="
+            "\"{'fft_sizes': (512, 256, 128), 'hop_lengths': (60, 30, 12), 'win_lengths': (300, 150, 60)}\") "
+            "or lengthen the segment (raise data.sequence_length or data.frame_length, or "
+            "objective.free_run_steps when training free-running)."
+        )
 
 
 def stft_magnitude(audio, fft_size: int, hop_length: int, win_length: int, power_floor: float = 1e-7):

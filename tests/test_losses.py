@@ -1,0 +1,215 @@
+"""Tests for advaudio.losses: frame losses, the MR-STFT loss and the spec/* terms."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from advaudio import config as config_lib
+from advaudio import losses
+from advaudio.objectives.base import LossContext
+from advaudio.registry import LOSS_TERMS
+
+pytestmark = pytest.mark.filterwarnings("ignore:Empty filters detected")  # tiny FFTs, many mels
+
+FLOOR = 1e-7
+M0 = np.sqrt(FLOOR)  # the magnitude of a silent bin
+TINY = dict(fft_sizes=(4,), hop_lengths=(4,), win_lengths=(4,))
+
+
+def reference_magnitude(x, fft_size, hop_length, win_length, power_floor=FLOOR):
+    """The formula, literally: centred zero-padded Hann of fft_size, reflect padding, rfft."""
+    pad = fft_size // 2
+    padded = np.pad(x, [(0, 0), (pad, pad)], mode="reflect")
+    window = losses.centred_window(fft_size, win_length).astype(np.float64)
+    count = 1 + (padded.shape[1] - fft_size) // hop_length
+    frames = np.stack([padded[:, m * hop_length : m * hop_length + fft_size] for m in range(count)], axis=1)
+    spectrum = np.fft.rfft(frames * window, axis=-1)
+    return np.sqrt(np.maximum(spectrum.real**2 + spectrum.imag**2, power_floor))
+
+
+def reference_components(y_true, y_pred, fft_sizes, hop_lengths, win_lengths, resolution_weights=None, sample_rate=16000, n_mels=8, log_epsilon=0.0):
+    weights = resolution_weights or [1.0] * len(fft_sizes)
+    out = {"sc": 0.0, "logmag": 0.0, "linmag": 0.0, "mel": 0.0}
+    for fft, hop, win, w in zip(fft_sizes, hop_lengths, win_lengths, weights):
+        t = reference_magnitude(y_true.astype(np.float64), fft, hop, win)
+        p = reference_magnitude(y_pred.astype(np.float64), fft, hop, win)
+        scale = w / len(fft_sizes)
+        out["sc"] += scale * np.linalg.norm(t - p) / np.linalg.norm(t)
+        out["logmag"] += scale * np.mean(np.abs(np.log(t + log_epsilon) - np.log(p + log_epsilon)))
+        out["linmag"] += scale * np.mean(np.abs(t - p))
+        bank = losses.mel_filterbank(sample_rate, fft, n_mels, 0.0, None).astype(np.float64)
+        mt, mp = np.maximum(t @ bank, M0), np.maximum(p @ bank, M0)
+        out["mel"] += scale * np.mean(np.abs(np.log(mt + log_epsilon) - np.log(mp + log_epsilon)))
+    return out
+
+
+def components(y_true, y_pred, **kw):
+    kw.setdefault("components", losses.SPECTRAL_COMPONENTS)
+    return {k: float(v) for k, v in losses.multi_resolution_stft_components(y_true, y_pred, **kw).items()}
+
+
+def test_frame_losses_hand_computed():
+    a = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+    b = np.array([[1.0, 0.0], [1.0, 4.0]], np.float32)
+    assert float(losses.mean_squared_error(a, b)) == pytest.approx((4 + 4) / 4)
+    assert float(losses.mean_absolute_error(a, b)) == pytest.approx((2 + 2) / 4)
+
+
+def test_stft_magnitude_hand_computed():
+    # ones(4), reflect-padded by 2 -> ones(8); frames at 0 and 4; periodic Hann(4) = [0, .5, 1, .5]
+    # rfft([0, .5, 1, .5]) = [2, -1, 0] -> magnitudes [2, 1, sqrt(1e-7)] in both frames.
+    mag = losses.stft_magnitude(tf.ones((1, 4)), fft_size=4, hop_length=4, win_length=4).numpy()
+    np.testing.assert_allclose(mag, [[[2.0, 1.0, M0], [2.0, 1.0, M0]]], rtol=1e-6)
+
+
+def test_hand_computed_silence_against_ones():
+    values = components(np.ones((1, 4), np.float32), np.zeros((1, 4), np.float32), components=("sc", "logmag", "linmag"), **TINY)
+    # target magnitudes [2, 1, m0] per frame, prediction m0 everywhere (2 frames each)
+    sc = np.sqrt(2 * ((2 - M0) ** 2 + (1 - M0) ** 2)) / np.sqrt(2 * (4 + 1 + FLOOR))
+    assert values["sc"] == pytest.approx(sc, rel=1e-5)
+    assert values["logmag"] == pytest.approx((np.log(2 / M0) + np.log(1 / M0)) / 3, rel=1e-5)
+    assert values["linmag"] == pytest.approx(((2 - M0) + (1 - M0)) / 3, rel=1e-5)
+
+
+def test_hand_computed_doubled_signal():
+    # Doubling doubles every unfloored magnitude: diff [2, 1, 0] vs target [2, 1, m0] per frame.
+    values = components(np.ones((1, 4), np.float32), 2 * np.ones((1, 4), np.float32), components=("sc", "logmag"), **TINY)
+    assert values["sc"] == pytest.approx(np.sqrt(5 / (5 + FLOOR)), rel=1e-6)
+    assert values["logmag"] == pytest.approx(2 * np.log(2) / 3, rel=1e-5)
+
+
+def test_resolution_weights_and_averaging():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(2, 64)).astype(np.float32), rng.normal(size=(2, 64)).astype(np.float32)
+    res = dict(fft_sizes=(16, 8), hop_lengths=(4, 2), win_lengths=(16, 6))
+    single = [components(a, b, fft_sizes=(f,), hop_lengths=(h,), win_lengths=(w,))["sc"] for f, h, w in zip(*res.values())]
+    weighted = components(a, b, resolution_weights=(3.0, 0.5), **res)["sc"]
+    assert weighted == pytest.approx((3.0 * single[0] + 0.5 * single[1]) / 2, rel=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(3, 300), (3, 300, 1)])
+def test_identical_inputs_give_exactly_zero(shape):
+    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    values = components(x, x, fft_sizes=(64, 128), hop_lengths=(16, 32), win_lengths=(40, 128))
+    assert values == {"sc": 0.0, "logmag": 0.0, "linmag": 0.0, "mel": 0.0}
+
+
+@pytest.mark.parametrize("target_is_silent", [True, False])
+def test_silence_gives_finite_value_and_gradient(target_is_silent):
+    target = np.zeros((2, 256), np.float32) if target_is_silent else np.random.default_rng(1).normal(size=(2, 256)).astype(np.float32)
+    pred = tf.Variable(tf.zeros((2, 256)))
+    with tf.GradientTape() as tape:
+        values = losses.multi_resolution_stft_components(
+            target, pred, fft_sizes=(64, 32), hop_lengths=(16, 8), win_lengths=(64, 20), components=losses.SPECTRAL_COMPONENTS
+        )
+        total = tf.add_n(list(values.values()))
+    grad = tape.gradient(total, pred)
+    assert np.isfinite(float(total))
+    assert grad is not None and np.all(np.isfinite(grad.numpy()))
+    if target_is_silent:
+        assert float(total) == 0.0
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    extra_samples=st.integers(0, 300),
+    fft_exp=st.integers(3, 6),
+    hop=st.integers(1, 20),
+    win_share=st.floats(0.3, 1.0),
+    log_epsilon=st.sampled_from([0.0, 1e-3]),
+)
+def test_matches_numpy_reference(seed, extra_samples, fft_exp, hop, win_share, log_epsilon):
+    rng = np.random.default_rng(seed)
+    fft = 2**fft_exp
+    samples = 2 * fft + extra_samples  # the longest resolution must fit
+    res = dict(fft_sizes=(fft, 2 * fft), hop_lengths=(hop, hop + 3), win_lengths=(max(1, int(win_share * fft)), 2 * fft))
+    a = rng.normal(size=(2, samples)).astype(np.float32)
+    b = (0.5 * a + rng.normal(size=(2, samples))).astype(np.float32)
+    got = components(a, b, n_mels=8, log_epsilon=log_epsilon, **res)
+    expected = reference_components(a, b, n_mels=8, log_epsilon=log_epsilon, **res)
+    for name in losses.SPECTRAL_COMPONENTS:
+        assert got[name] == pytest.approx(expected[name], rel=2e-4, abs=1e-6), name
+
+
+def test_default_resolutions_match_reference_on_real_length():
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(size=(1, 4000)).astype(np.float32), rng.normal(size=(1, 4000)).astype(np.float32)
+    got = components(a, b, components=("sc", "logmag"))
+    expected = reference_components(a, b, losses.DEFAULT_FFT_SIZES, losses.DEFAULT_HOP_LENGTHS, losses.DEFAULT_WIN_LENGTHS)
+    assert got["sc"] == pytest.approx(expected["sc"], rel=1e-4)
+    assert got["logmag"] == pytest.approx(expected["logmag"], rel=1e-4)
+
+
+def test_resolution_longer_than_segment_names_the_fix():
+    with pytest.raises(ValueError, match=r"fft_size=2048.*1000 samples(.|\n)*objective.stft(.|\n)*data.sequence_length"):
+        losses.multi_resolution_stft_components(np.zeros((1, 1000), np.float32), np.zeros((1, 1000), np.float32))
+    with pytest.raises(ValueError, match="same non-zero length"):
+        losses.MultiResolutionSTFTLoss(fft_sizes=(64,), hop_lengths=(8, 4), win_lengths=(64,))
+    with pytest.raises(ValueError, match="win_length <= fft_size"):
+        losses.MultiResolutionSTFTLoss(fft_sizes=(64,), hop_lengths=(8,), win_lengths=(128,))
+
+
+def test_loss_class_is_weighted_sum_and_round_trips():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(2, 200)).astype(np.float32), rng.normal(size=(2, 200)).astype(np.float32)
+    res = dict(fft_sizes=(64, 32), hop_lengths=(16, 8), win_lengths=(48, 32))
+    loss = losses.MultiResolutionSTFTLoss(
+        **res, sc_weight=0.5, logmag_weight=2.0, linmag_weight=0.25, mel_weight=1.5, n_mels=6, log_epsilon=1e-4, resolution_weights=(1.0, 2.0)
+    )
+    parts = components(a, b, n_mels=6, log_epsilon=1e-4, resolution_weights=(1.0, 2.0), **res)
+    expected = 0.5 * parts["sc"] + 2.0 * parts["logmag"] + 0.25 * parts["linmag"] + 1.5 * parts["mel"]
+    assert float(loss(a, b)) == pytest.approx(expected, rel=1e-5)
+    config = keras.losses.serialize(loss)
+    restored = keras.losses.deserialize(config)
+    assert isinstance(restored, losses.MultiResolutionSTFTLoss)
+    assert restored.get_config() == loss.get_config()
+    assert float(restored(a, b)) == pytest.approx(float(loss(a, b)), rel=1e-6)
+    again = losses.MultiResolutionSTFTLoss.from_config(loss.get_config())
+    assert again.get_config() == loss.get_config()
+
+
+def test_default_loss_is_sc_plus_logmag():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(1, 2400)).astype(np.float32), rng.normal(size=(1, 2400)).astype(np.float32)
+    parts = components(a, b, components=("sc", "logmag"))
+    assert float(losses.MultiResolutionSTFTLoss()(a, b)) == pytest.approx(parts["sc"] + parts["logmag"], rel=1e-5)
+
+
+@pytest.fixture(scope="module")
+def spectral_experiment():
+    cfg = config_lib.Experiment()
+    cfg.data.frame_length = 40
+    cfg.generate.stitch = "crossfade"
+    cfg.generate.crossfade_length = 8
+    cfg.objective.loss_weights = {"spec/sc": 1.0, "spec/logmag": 0.5, "spec/linmag": 0.1, "spec/mel": 0.2, "rec/mse": 1.0}
+    cfg.objective.stft = {"fft_sizes": (64, 32), "hop_lengths": (16, 8), "win_lengths": (48, 32), "n_mels": 6}
+    return cfg
+
+
+def test_spec_terms_use_stitched_audio_and_share_one_pass(spectral_experiment):
+    rng = np.random.default_rng(5)
+    pred = tf.constant(rng.normal(size=(2, 4, 40)).astype(np.float32))
+    target = tf.constant(rng.normal(size=(2, 4, 40)).astype(np.float32))
+    ctx = LossContext(pred, target, spectral_experiment)
+    got = {name: float(LOSS_TERMS.build(name, spectral_experiment)(ctx)) for name in ("spec/sc", "spec/logmag", "spec/linmag", "spec/mel")}
+    assert len(ctx.cache) == 1  # four terms, one spectrogram pass
+    stitched_pred, stitched_target = ctx.pred_audio.numpy(), ctx.target_audio.numpy()
+    assert stitched_pred.shape == (2, 4 * 40 - 3 * 8)  # judged across the seams, not per frame
+    expected = reference_components(stitched_target, stitched_pred, (64, 32), (16, 8), (48, 32), n_mels=6)
+    for name in ("sc", "logmag", "linmag", "mel"):
+        assert got[f"spec/{name}"] == pytest.approx(expected[name], rel=2e-4), name
+
+
+def test_stft_options_reject_term_weights_and_unknown_keys(spectral_experiment):
+    import copy
+
+    cfg = copy.deepcopy(spectral_experiment)
+    cfg.objective.stft = {"sc_weight": 2.0}
+    with pytest.raises(ValueError, match="loss_weights"):
+        LOSS_TERMS.build("spec/sc", cfg)
+    cfg.objective.stft = {"fft_size": (64,)}
+    with pytest.raises(ValueError, match="unknown objective.stft keys"):
+        LOSS_TERMS.build("spec/sc", cfg)
