@@ -1,0 +1,68 @@
+"""Command line: generate audio from a trained run folder.
+
+Run: python -m advaudio.generate RUN_DIR [--seconds 30] [--count 4] [--stitch overlap_add]
+     [--seed-from valid|test|FILE] [--checkpoint best|last|EPOCH] [--out DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+PROGRESS_UPDATES = 20  # compiled chunks per run, i.e. progress-bar updates
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m advaudio.generate",
+        description="Generate audio from a trained run folder (writes RUN_DIR/samples by default).",
+    )
+    parser.add_argument("run_dir", type=Path, help="a run folder runs/<experiment>/<timestamp>")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per sample (default: generate.seconds)")
+    parser.add_argument("--count", type=int, default=None, help="number of samples (default: generate.count)")
+    parser.add_argument("--stitch", default=None, help="auto, concat, overlap_add or crossfade (default: generate.stitch)")
+    parser.add_argument("--seed-from", default=None, help="valid, test or an audio file (default: generate.seed_from)")
+    parser.add_argument("--checkpoint", default="best", help="best, last or an epoch number (default: best)")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: RUN_DIR/samples)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> list[Path]:
+    args = parse_args(argv)
+    # Heavy imports after argument parsing so --help is instant.
+    import keras
+
+    from advaudio import config as config_lib
+    from advaudio.checkpoints import load_generator
+    from advaudio.generation import generate_for_run
+    from advaudio.stitching import frames_needed, resolve_method
+
+    run_dir = args.run_dir
+    if not (run_dir / "config.json").is_file():
+        sys.exit(f"{run_dir} is not a run folder (no config.json)")
+    experiment = config_lib.load_json(run_dir / "config.json")
+    try:
+        generator, info = load_generator(run_dir, args.checkpoint)
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(str(err))
+
+    gen, data = experiment.generate, experiment.data
+    hop = config_lib.frame_hop(data)
+    method = resolve_method(args.stitch or gen.stitch, data.frame_length, hop)
+    seconds = gen.seconds if args.seconds is None else args.seconds
+    total = frames_needed(method, max(1, round(seconds * data.sample_rate)), data.frame_length, hop, gen.crossfade_length)
+    chunk = max(1, -(-total // PROGRESS_UPDATES))
+    bar = keras.utils.Progbar(total, unit_name="frame")
+    print(f"generating from {info['path']} (epoch {info['epoch']}, step {info['step']})")
+    paths = generate_for_run(
+        run_dir, experiment, generator, checkpoint_info=info, out_dir=args.out, seconds=args.seconds,
+        count=args.count, stitch=args.stitch, seed_from=args.seed_from,
+        progress=lambda done, _total: bar.update(done), chunk_frames=chunk,
+    )
+    for path in paths:
+        print(path)
+    return paths
+
+
+if __name__ == "__main__":
+    main()

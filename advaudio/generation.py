@@ -1,0 +1,560 @@
+"""The only place audio is generated: compiled autoregressive rollout, stitching, safe audio files.
+
+`generate` turns seed frames into exactly the requested samples (seed
+excluded); `generate_for_run` picks seeds, de-normalises with the run's
+statistics and writes samples/sample_XXX.wav + .json + samples/seeds/.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import weakref
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+import soundfile as sf
+import tensorflow as tf
+
+from advaudio import config as config_lib
+from advaudio.stitching import frames_needed, resolve_method, stitch, stitched_length, synthesis_window
+
+log = logging.getLogger(__name__)
+
+FEEDBACKS = ("stitched", "raw")
+SUBTYPES = {"PCM_16": 2**15 - 1, "PCM_24": 2**23 - 1, "FLOAT": None}
+FORMATS = ("wav", "flac")
+LOUDNESS = ("none", "peak", "rms")
+PEAK_TARGET = 10 ** (-1.0 / 20)  # -1 dBFS: headroom for resampling in players
+RMS_TARGET = 10 ** (-20.0 / 20)  # -20 dBFS, a common level for speech and music
+SPLITS = ("valid", "test")  # seed splits; never train
+
+
+# --------------------------------------------------------------------------- rollout
+
+
+class Rollout:
+    """A compiled autoregressive rollout of one FrameGRU.
+
+    The model's states are warmed up on the seed frames (`call_with_states`);
+    then one `tf.function` loop (`tf.while_loop` via autograph, XLA-compiled
+    when `jit_compile`) feeds every prediction back through `FrameGRU.step`.
+
+    Args:
+        generator: a built FrameGRU.
+        frame_hop: hop between frames in samples.
+        feedback: "raw" feeds back the prediction itself; "stitched" feeds back
+            the frame of the overlap-added signal so far (the new prediction
+            averaged with the earlier frames and the seed that overlap it);
+            identical to "raw" when frames do not overlap.
+        window: synthesis window of the "stitched" feedback (see stitching).
+        dither: std of Gaussian noise added to every fed-back frame (normalised
+            units); the noise never reaches the output.
+        jit_compile: XLA-compile the loop; falls back to plain graph mode if
+            XLA fails.
+
+    Shapes:
+        warm_up: seed frames `[batch, seed_frames, frame_length]` -> carry.
+        run: (carry, steps) -> (frames `[batch, steps, frame_length]`, carry).
+    """
+
+    def __init__(self, generator, frame_hop: int, feedback: str = "stitched", window: str = "hann",
+                 dither: float = 0.0, jit_compile: bool = True):
+        if feedback not in FEEDBACKS:
+            raise ValueError(f"generate.feedback must be one of {FEEDBACKS}, got {feedback!r}")
+        if dither < 0:
+            raise ValueError(f"generate.dither must be >= 0, got {dither}")
+        self.generator = generator
+        self.frame_length = int(generator.frame_length)
+        self.frame_hop = int(frame_hop)
+        if not 0 < self.frame_hop <= self.frame_length:
+            raise ValueError(f"frame_hop must be in 1..frame_length={self.frame_length}, got {frame_hop}")
+        self.overlapping = feedback == "stitched" and self.frame_hop < self.frame_length
+        self.feedback = feedback
+        self.window = window
+        self.dither = float(dither)
+        self.jit_compile = jit_compile
+        self._window = tf.constant(synthesis_window(window, self.frame_length))
+        self._warm_up = tf.function(self._warm_up_fn)
+        self._loops: dict[bool, Callable] = {}
+
+    # The carry: (prediction [B, F], states, overlap-add numerator [B, F] and
+    # denominator [F] over the next frame's span, step counter, noise seed).
+    def _warm_up_fn(self, seed_frames, noise_seed):
+        batch = tf.shape(seed_frames)[0]
+        preds, states = self.generator.call_with_states(seed_frames, self.generator.initial_states(batch))
+        if self.overlapping:
+            w = self._window
+            num = tf.signal.overlap_and_add(seed_frames * w, self.frame_hop)
+            den = tf.signal.overlap_and_add(tf.ones_like(seed_frames[:1]) * w, self.frame_hop)[0]
+            start = tf.shape(seed_frames)[1] * self.frame_hop  # where the first predicted frame begins
+            tail = self.frame_length - self.frame_hop
+            num = tf.pad(num[:, start : start + tail], [[0, 0], [0, self.frame_hop]])
+            den = tf.pad(den[start : start + tail], [[0, self.frame_hop]])
+        else:
+            num = tf.zeros_like(seed_frames[:, 0])
+            den = tf.zeros((self.frame_length,), seed_frames.dtype)
+        return preds[:, -1], list(states), num, den, tf.constant(0, tf.int32), noise_seed
+
+    def _feed(self, pred, num, den, step, noise_seed):
+        """The frame fed back after `pred`, and the overlap-add sums shifted to the next frame."""
+        fed = pred
+        if self.overlapping:
+            w = self._window
+            num = num + w * pred
+            den = den + w
+            fed = num / den
+            num = tf.pad(num[:, self.frame_hop :], [[0, 0], [0, self.frame_hop]])
+            den = tf.pad(den[self.frame_hop :], [[0, self.frame_hop]])
+        if self.dither > 0:
+            seed = tf.stack([noise_seed, step])
+            fed = fed + self.dither * tf.random.stateless_normal(tf.shape(fed), seed=seed, dtype=fed.dtype)
+        return fed, num, den
+
+    def _loop_fn(self, steps, pred, states, num, den, step, noise_seed):
+        outputs = tf.TensorArray(pred.dtype, size=steps, element_shape=pred.shape)
+        outputs = outputs.write(0, pred)
+        for t in tf.range(1, steps):
+            fed, num, den = self._feed(pred, num, den, step, noise_seed)
+            pred, states = self.generator.step(fed, states)
+            states = list(states)
+            step += 1
+            outputs = outputs.write(t, pred)
+        # Advance the carry past the last written frame so the next chunk continues seamlessly.
+        fed, num, den = self._feed(pred, num, den, step, noise_seed)
+        pred, states = self.generator.step(fed, states)
+        step += 1
+        return tf.transpose(outputs.stack(), [1, 0, 2]), pred, list(states), num, den, step
+
+    @property
+    def folded(self) -> bool:
+        """Whether the loop can skip the `[frame_length]` round trip (see `_folded_loop_fn`)."""
+        g = self.generator
+        return (
+            not self.overlapping
+            and self.dither == 0
+            and not g.skip_connections
+            and g.cell in ("gru", "lstm")
+            and g.head.activation in (None, keras.activations.linear)
+            and g.head.use_bias
+        )
+
+    def _folded_loop_fn(self, steps, pred, states, num, den, step, noise_seed):
+        """The same rollout with the head folded into the first cell's input kernel.
+
+        When the raw prediction is fed back, the first layer only ever sees
+        (h @ W_head + b_head) @ K = h @ (W_head @ K) + b_head @ K, so each step
+        costs a few `[units, units]` products whatever the frame length, and
+        the frames are produced afterwards by one matrix product over all steps.
+        """
+        g = self.generator
+        first = g.recurrent_layers[0].cell
+        w_head, b_head = g.head.kernel, g.head.bias
+        folded_kernel = tf.matmul(w_head, first.kernel)  # [units, gates * units]
+        folded_bias = tf.linalg.matvec(first.kernel, b_head, transpose_a=True)  # [gates * units]
+        projection = tf.matmul(pred, first.kernel)
+        hidden = tf.TensorArray(pred.dtype, size=steps, element_shape=(pred.shape[0], g.units))
+        for t in tf.range(steps):
+            top, states = self._cells_from_projection(projection, states)
+            hidden = hidden.write(t, top)
+            projection = tf.matmul(top, folded_kernel) + folded_bias
+        preds = tf.matmul(hidden.stack(), w_head) + b_head  # [steps, batch, frame_length]
+        frames = tf.concat([pred[None], preds[:-1]], axis=0)
+        return tf.transpose(frames, [1, 0, 2]), preds[-1], list(states), num, den, step + steps
+
+    def _cells_from_projection(self, projection, states):
+        """One step of the stack given the first cell's input projection `inputs @ kernel`."""
+        g = self.generator
+        k = g.states_per_layer
+        first = g.recurrent_layers[0].cell
+        x, first_states = _cell_from_projection(first, projection, list(states[:k]))
+        new_states = list(first_states)
+        for i, layer in enumerate(g.recurrent_layers[1:], start=1):
+            layer_states = list(states[i * k : (i + 1) * k])
+            x, out_states = layer.cell(x, layer_states if k > 1 else layer_states[0])
+            new_states.extend(out_states if isinstance(out_states, (list, tuple)) else [out_states])
+        return x, new_states
+
+    def _loop(self, jit: bool):
+        if jit not in self._loops:
+            fn = self._folded_loop_fn if self.folded else self._loop_fn
+            self._loops[jit] = tf.function(fn, jit_compile=jit, reduce_retracing=False)
+        return self._loops[jit]
+
+    def warm_up(self, seed_frames, seed: int = 0):
+        """Runs the model over the seed; returns the carry for `run`."""
+        seed_frames = tf.convert_to_tensor(np.asarray(seed_frames, dtype=np.float32))
+        if seed_frames.shape.rank != 3 or seed_frames.shape[-1] != self.frame_length:
+            raise ValueError(f"seed frames must be [batch, seed_frames, {self.frame_length}], got {seed_frames.shape}")
+        return self._warm_up(seed_frames, tf.constant(int(seed), tf.int32))
+
+    def run(self, carry, steps: int):
+        """Generates `steps` frames from `carry`; returns (frames np `[batch, steps, F]`, carry)."""
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        pred, states, num, den, step, noise_seed = carry
+        if self.jit_compile:
+            try:
+                out = self._loop(True)(steps, pred, states, num, den, step, noise_seed)
+            except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.InternalError) as err:
+                log.warning("XLA compilation of the generation loop failed (%s); using plain graph mode",
+                            str(err).splitlines()[0])
+                self.jit_compile = False
+        if not self.jit_compile:
+            out = self._loop(False)(steps, pred, states, num, den, step, noise_seed)
+        frames, pred, states, num, den, step = out
+        return frames.numpy(), (pred, states, num, den, step, noise_seed)
+
+
+def _cell_from_projection(cell, projection, states):
+    """A Keras GRUCell / LSTMCell step given `inputs @ cell.kernel` (no bias yet).
+
+    Mirrors keras/src/layers/rnn/gru.py and lstm.py (inference, no dropout);
+    the rollout tests check it against the Keras layers.
+    """
+    units = cell.units
+    h_tm1 = states[0]
+    if isinstance(cell, keras.layers.GRUCell):
+        if cell.use_bias and cell.reset_after:
+            input_bias, recurrent_bias = cell.bias[0], cell.bias[1]
+        else:
+            input_bias, recurrent_bias = (cell.bias if cell.use_bias else None), None
+        matrix_x = projection if input_bias is None else projection + input_bias
+        x_z, x_r, x_h = tf.split(matrix_x, 3, axis=-1)
+        if cell.reset_after:
+            inner = tf.matmul(h_tm1, cell.recurrent_kernel)
+            if recurrent_bias is not None:
+                inner = inner + recurrent_bias
+            rec_z, rec_r, rec_h = tf.split(inner, 3, axis=-1)
+            z = cell.recurrent_activation(x_z + rec_z)
+            r = cell.recurrent_activation(x_r + rec_r)
+            hh = cell.activation(x_h + r * rec_h)
+        else:
+            inner = tf.matmul(h_tm1, cell.recurrent_kernel[:, : 2 * units])
+            z = cell.recurrent_activation(x_z + inner[:, :units])
+            r = cell.recurrent_activation(x_r + inner[:, units:])
+            hh = cell.activation(x_h + tf.matmul(r * h_tm1, cell.recurrent_kernel[:, 2 * units :]))
+        h = z * h_tm1 + (1 - z) * hh
+        return h, [h]
+    if isinstance(cell, keras.layers.LSTMCell):
+        c_tm1 = states[1]
+        z = projection + tf.matmul(h_tm1, cell.recurrent_kernel)
+        if cell.use_bias:
+            z = z + cell.bias
+        z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
+        i = cell.recurrent_activation(z_i)
+        f = cell.recurrent_activation(z_f)
+        c = f * c_tm1 + i * cell.activation(z_c)
+        o = cell.recurrent_activation(z_o)
+        h = o * cell.activation(c)
+        return h, [h, c]
+    raise TypeError(f"cannot fold a {type(cell).__name__}")
+
+
+_ROLLOUTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def get_rollout(generator, frame_hop: int, feedback: str = "stitched", window: str = "hann",
+                dither: float = 0.0, jit_compile: bool = True) -> Rollout:
+    """A cached `Rollout` per generator and options (so compiled loops are reused)."""
+    cache = _ROLLOUTS.setdefault(generator, {})
+    key = (int(frame_hop), feedback, window, float(dither), bool(jit_compile))
+    if key not in cache:
+        cache[key] = Rollout(generator, frame_hop, feedback, window, dither, jit_compile)
+    return cache[key]
+
+
+def rollout_frames(generator, seed_frames, num_frames: int, frame_hop: int, feedback: str = "stitched",
+                   window: str = "hann", dither: float = 0.0, seed: int = 0, jit_compile: bool = True,
+                   chunk_frames: int | None = None, progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Predicted frames after the seed (the seed itself is not returned).
+
+    Args:
+        seed_frames: `[batch, seed_frames, frame_length]` real frames, `frame_hop` apart.
+        num_frames: frames to predict.
+        chunk_frames: frames per compiled call (None: all at once); `progress`
+            is called with the number of frames done after each chunk.
+    Returns:
+        `[batch, num_frames, frame_length]` float32; frame 0 is the model's
+        prediction of the frame that follows the seed.
+    """
+    roll = get_rollout(generator, frame_hop, feedback, window, dither, jit_compile)
+    carry = roll.warm_up(seed_frames, seed)
+    chunk = num_frames if not chunk_frames else min(int(chunk_frames), num_frames)
+    pieces, done = [], 0
+    while done < num_frames:
+        # A fixed chunk size keeps one compiled loop; the last chunk's surplus is dropped.
+        frames, carry = roll.run(carry, chunk)
+        pieces.append(frames[:, : num_frames - done])
+        done += pieces[-1].shape[1]
+        if progress is not None:
+            progress(done)
+    return np.concatenate(pieces, axis=1)
+
+
+def generate(generator, seed_frames, num_samples: int | None = None, num_frames: int | None = None,
+             frame_hop: int | None = None, stitch_method: str = "auto", window: str = "hann",
+             crossfade_length: int = 256, dither: float = 0.0, feedback: str = "stitched", seed: int = 0,
+             jit_compile: bool = True, chunk_frames: int | None = None,
+             progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Generates audio after the seed: exactly `num_samples` samples (normalised units).
+
+    Args:
+        generator: a built FrameGRU.
+        seed_frames: `[batch, seed_frames, frame_length]` real frames, `frame_hop` apart.
+        num_samples: output length; or give `num_frames` to get the stitched
+            length of that many predicted frames.
+        frame_hop: hop between frames (None: frame_length).
+        stitch_method: "auto", "concat", "overlap_add" or "crossfade".
+        window, crossfade_length: stitching options.
+        dither, feedback: anti-collapse options (see `Rollout`).
+        seed: seed of the dither noise.
+        progress: called as progress(frames_done, frames_total).
+    Returns:
+        `[batch, num_samples]` float32; sample 0 is the first predicted sample
+        (the first sample of the prediction that follows the seed).
+    """
+    frame_length = int(generator.frame_length)
+    hop = frame_length if frame_hop is None else int(frame_hop)
+    method = resolve_method(stitch_method, frame_length, hop)
+    if (num_samples is None) == (num_frames is None):
+        raise ValueError("give exactly one of num_samples and num_frames")
+    if num_frames is None:
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        num_frames = frames_needed(method, num_samples, frame_length, hop, crossfade_length)
+    else:
+        num_samples = stitched_length(method, num_frames, frame_length, hop, crossfade_length)
+    frames = rollout_frames(
+        generator, seed_frames, num_frames, hop, feedback=feedback, window=window, dither=dither, seed=seed,
+        jit_compile=jit_compile, chunk_frames=chunk_frames,
+        progress=None if progress is None else (lambda done: progress(done, num_frames)),
+    )
+    audio = stitch(frames, method, hop, window=window, crossfade_length=crossfade_length).numpy()
+    return audio[:, :num_samples].astype(np.float32)
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+def seed_span(seed_frames: int, frame_length: int, frame_hop: int) -> int:
+    """Samples of real audio covered by `seed_frames` frames."""
+    return (seed_frames - 1) * frame_hop + frame_length
+
+
+def choose_seed_positions(signal_length: int, count: int, span: int, seed: int) -> list[int]:
+    """`count` reproducible start positions of `span`-sample seeds in a signal.
+
+    Raises:
+        ValueError: the signal is shorter than one seed.
+    """
+    if signal_length < span:
+        raise ValueError(
+            f"the seed needs {span} samples but the signal has {signal_length}; "
+            "lower generate.seed_frames or use a longer split / file"
+        )
+    rng = np.random.default_rng(seed)
+    return [int(p) for p in rng.integers(0, signal_length - span + 1, size=count)]
+
+
+def seed_frames_at(signal: np.ndarray, positions: list[int], seed_frames: int, frame_length: int,
+                   frame_hop: int) -> np.ndarray:
+    """`[len(positions), seed_frames, frame_length]` frames of `signal`, `frame_hop` apart from each position."""
+    offsets = np.arange(seed_frames)[:, None] * frame_hop + np.arange(frame_length)[None, :]
+    return np.stack([signal[p + offsets] for p in positions]).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def to_pcm(audio: np.ndarray, subtype: str = "PCM_16") -> np.ndarray:
+    """Float audio in [-1, 1] -> integer PCM: clips, never wraps.
+
+    1.0 -> full scale (32767 for PCM_16), -1.0 -> -full scale, values beyond
+    +-1 clip, and NaN or infinity is an error (a broken model must not be
+    written as plausible audio). PCM_16 gives int16; PCM_24 gives int32
+    holding 24-bit values (-8388607..8388607).
+
+    Raises:
+        ValueError: non-finite samples or an unknown subtype.
+    """
+    audio = np.asarray(audio, dtype=np.float64)
+    if not np.all(np.isfinite(audio)):
+        bad = int(np.size(audio) - np.count_nonzero(np.isfinite(audio)))
+        raise ValueError(f"audio has {bad} NaN/infinite samples; refusing to write it")
+    if subtype not in ("PCM_16", "PCM_24"):
+        raise ValueError(f"to_pcm subtype must be PCM_16 or PCM_24, got {subtype!r}")
+    full_scale = SUBTYPES[subtype]
+    ints = np.round(np.clip(audio, -1.0, 1.0) * full_scale)
+    return ints.astype(np.int16 if subtype == "PCM_16" else np.int32)
+
+
+def normalize_loudness(audio: np.ndarray, loudness: str = "none") -> np.ndarray:
+    """Scales audio to a peak of -1 dBFS ("peak") or an RMS of -20 dBFS ("rms").
+
+    Off ("none") by default: normalising hides a collapse into silence. Silent
+    audio is returned unchanged.
+    """
+    if loudness not in LOUDNESS:
+        raise ValueError(f"generate.loudness must be one of {LOUDNESS}, got {loudness!r}")
+    audio = np.asarray(audio, dtype=np.float32)
+    if loudness == "none":
+        return audio
+    level = np.max(np.abs(audio)) if loudness == "peak" else np.sqrt(np.mean(np.square(audio, dtype=np.float64)))
+    if not level > 0:
+        return audio
+    target = PEAK_TARGET if loudness == "peak" else RMS_TARGET
+    return (audio * (target / level)).astype(np.float32)
+
+
+def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16",
+                loudness: str = "none") -> Path:
+    """Writes mono float audio `[samples]` (full scale = 1.0) to WAV or FLAC.
+
+    The format follows the suffix (.wav or .flac). PCM subtypes are converted
+    here by `to_pcm` (clip, never wrap); FLOAT (WAV only) is written as
+    float32 after the same finiteness check.
+    """
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise ValueError(f"audio files must end in .wav or .flac, got {path.name!r}")
+    if subtype not in SUBTYPES:
+        raise ValueError(f"generate.subtype must be one of {tuple(SUBTYPES)}, got {subtype!r}")
+    if fmt == "flac" and subtype == "FLOAT":
+        raise ValueError("FLAC cannot hold float samples; use subtype PCM_16 or PCM_24")
+    audio = normalize_loudness(np.asarray(audio, dtype=np.float32).reshape(-1), loudness)
+    if subtype == "FLOAT":
+        if not np.all(np.isfinite(audio)):
+            raise ValueError("audio has NaN/infinite samples; refusing to write it")
+        data = audio.astype(np.float32)
+    else:
+        data = to_pcm(audio, subtype)
+        if subtype == "PCM_24":
+            data = data << 8  # libsndfile reads int32 as full-scale 32-bit and keeps the top 24 bits
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), data, int(sample_rate), subtype=subtype, format=fmt.upper())
+    return path
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def load_stats(run_dir: str | Path):
+    """The run's normalisation statistics (advaudio.data.Stats from stats.json)."""
+    from advaudio.data import Stats  # lazy: generation never needs the data pipeline otherwise
+
+    return Stats.load(Path(run_dir) / "stats.json")
+
+
+def load_seed_file(path: str | Path, sample_rate: int, stats) -> np.ndarray:
+    """A user's audio file as a normalised mono float32 signal at `sample_rate`.
+
+    Decoded and resampled by the data layer's reader (same checks as training
+    audio), then normalised with the run's statistics.
+    """
+    from advaudio.data import read_audio_file  # lazy: generation needs the data layer only for files
+
+    return np.asarray(stats.normalize(read_audio_file(path, sample_rate)), dtype=np.float32)
+
+
+def _seed_signal(seed_from: str, experiment, run_dir: Path, seed_signal: dict | None, stats) -> np.ndarray:
+    if seed_from == "train":
+        raise ValueError("generation never seeds from the train split; use valid, test or an audio file")
+    if seed_from in SPLITS:
+        if seed_signal is not None and seed_from in seed_signal:
+            return np.asarray(seed_signal[seed_from], dtype=np.float32)
+        from advaudio.data import prepare  # lazy: only the CLI path re-reads the data
+
+        return np.asarray(getattr(prepare(experiment.data), seed_from).signal, dtype=np.float32)
+    path = Path(seed_from)
+    if not path.is_file():
+        raise FileNotFoundError(f"generate.seed_from must be valid, test or an existing audio file, got {seed_from!r}")
+    return load_seed_file(path, experiment.data.sample_rate, stats)
+
+
+def generate_for_run(run_dir, experiment, generator, seed_signal: dict[str, np.ndarray] | None = None,
+                     checkpoint_info: dict | None = None, out_dir=None, seconds: float | None = None,
+                     count: int | None = None, stitch: str | None = None, seed_from: str | None = None,
+                     stats=None, progress: Callable[[int, int], None] | None = None,
+                     chunk_frames: int | None = None) -> list[Path]:
+    """Generates `count` sequences for a run and writes them with sidecars and seeds.
+
+    Args:
+        run_dir: the run folder (its name and stats.json are used).
+        experiment: the run's Experiment (config.json).
+        generator: the FrameGRU to sample from.
+        seed_signal: normalised 1-D signals by split ("valid", "test"); a
+            missing split is read with `advaudio.data.prepare`.
+        checkpoint_info: {"which", "epoch", "step", "path"} of the weights (see
+            checkpoints.load_generator); recorded in the sidecars.
+        out_dir: where to write (default run_dir/samples).
+        seconds, count, stitch, seed_from: override `experiment.generate`.
+        stats: normalisation statistics with normalize/denormalize (default:
+            the run's stats.json).
+        progress: called as progress(frames_done, frames_total).
+    Returns:
+        Paths of the written sample files, in order.
+    """
+    run_dir = Path(run_dir)
+    gen = experiment.generate
+    data = experiment.data
+    seconds = gen.seconds if seconds is None else seconds
+    count = gen.count if count is None else count
+    method = resolve_method(gen.stitch if stitch is None else stitch, data.frame_length, config_lib.frame_hop(data))
+    seed_from = gen.seed_from if seed_from is None else seed_from
+    out_dir = run_dir / "samples" if out_dir is None else Path(out_dir)
+    stats = load_stats(run_dir) if stats is None else stats
+    hop = config_lib.frame_hop(data)
+    num_samples = int(round(seconds * data.sample_rate))
+    if num_samples < 1 or count < 1:
+        raise ValueError(f"need seconds > 0 and count >= 1, got seconds={seconds}, count={count}")
+
+    signal = _seed_signal(seed_from, experiment, run_dir, seed_signal, stats)
+    span = seed_span(gen.seed_frames, data.frame_length, hop)
+    positions = choose_seed_positions(len(signal), count, span, gen.sample_seed)
+    seeds = seed_frames_at(signal, positions, gen.seed_frames, data.frame_length, hop)
+    audio = generate(
+        generator, seeds, num_samples=num_samples, frame_hop=hop, stitch_method=method, window=gen.window,
+        crossfade_length=gen.crossfade_length, dither=gen.dither, feedback=gen.feedback, seed=gen.sample_seed,
+        chunk_frames=chunk_frames, progress=progress,
+    )
+    info = dict(checkpoint_info or {})
+    split = seed_from if seed_from in SPLITS else "file"
+    paths = []
+    for i, position in enumerate(positions):
+        name = f"sample_{i:03d}"
+        path = write_audio(out_dir / f"{name}.{gen.format}", np.asarray(stats.denormalize(audio[i])),
+                           data.sample_rate, gen.subtype, gen.loudness)
+        write_audio(out_dir / "seeds" / f"{name}.{gen.format}",
+                    np.asarray(stats.denormalize(signal[position : position + span])),
+                    data.sample_rate, gen.subtype)
+        sidecar = {
+            "run": str(run_dir),
+            "experiment": experiment.name,
+            "checkpoint": info.get("path"),
+            "checkpoint_which": info.get("which"),
+            "checkpoint_epoch": info.get("epoch"),
+            "model_step": info.get("step"),
+            "seed_split": split,
+            "seed_file": None if split != "file" else str(seed_from),
+            "seed_position": position,
+            "seed_frames": gen.seed_frames,
+            "stitch": method,
+            "window": gen.window,
+            "crossfade_length": gen.crossfade_length,
+            "feedback": gen.feedback,
+            "dither": gen.dither,
+            "sample_seed": gen.sample_seed,
+            "sample_rate": data.sample_rate,
+            "samples": num_samples,
+            "seconds": num_samples / data.sample_rate,
+            "frame_length": data.frame_length,
+            "frame_hop": hop,
+            "subtype": gen.subtype,
+            "loudness": gen.loudness,
+        }
+        (out_dir / f"{name}.json").write_text(json.dumps(sidecar, indent=2) + "\n")
+        paths.append(path)
+    return paths

@@ -1,0 +1,85 @@
+"""Tests for advaudio/checkpoints.py: writing, pruning, the index, finding and loading weights."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from advaudio import config as config_lib
+from advaudio.checkpoints import (
+    checkpoint_entry,
+    generator_weights_path,
+    load_generator,
+    read_index,
+    save_generator_checkpoint,
+)
+from advaudio.models import build_generator
+
+
+@pytest.fixture(scope="module")
+def experiment():
+    cfg = config_lib.Experiment(name="tiny")
+    cfg.data.frame_length = 8
+    cfg.model.units = 4
+    cfg.model.layers = 1
+    return cfg
+
+
+def first_weight(generator):
+    return generator.get_weights()[0].copy()
+
+
+def save_epochs(run_dir, experiment, val_losses, keep_last):
+    """Saves one checkpoint per val loss with distinct weights; returns the weights saved per epoch."""
+    config_lib.save_json(experiment, run_dir / "config.json")
+    generator = build_generator(experiment.model, experiment.data)
+    saved = {}
+    for epoch, val in enumerate(val_losses, start=1):
+        generator.set_weights([w + epoch for w in generator.get_weights()])
+        save_generator_checkpoint(run_dir, generator, epoch=epoch, step=10 * epoch, val_loss=val, keep_last=keep_last)
+        saved[epoch] = first_weight(generator)
+    return saved
+
+
+def test_best_last_and_pruning(tmp_path, experiment):
+    saved = save_epochs(tmp_path, experiment, [3.0, 1.0, 2.0], keep_last=2)
+    folder = tmp_path / "checkpoints"
+    assert not (folder / "generator-epoch0001.weights.h5").exists()
+    assert (folder / "generator-epoch0002.weights.h5").is_file()
+    assert (folder / "generator-epoch0003.weights.h5").is_file()
+    index = json.loads((folder / "index.json").read_text())
+    assert index["best"] == {"epoch": 2, "val_loss": 1.0, "path": "checkpoints/generator-best.weights.h5", "step": 20}
+    assert [e["epoch"] for e in index["epochs"]] == [2, 3]
+    assert index["epochs"][-1] == {"epoch": 3, "path": "checkpoints/generator-epoch0003.weights.h5", "step": 30, "val_loss": 2.0}
+    assert not list(folder.glob("tmp-*")) and not list(folder.glob("*.tmp"))
+
+    assert generator_weights_path(tmp_path, "best") == folder / "generator-best.weights.h5"
+    assert generator_weights_path(tmp_path, "last") == folder / "generator-epoch0003.weights.h5"
+    assert generator_weights_path(tmp_path, 2) == folder / "generator-epoch0002.weights.h5"
+    assert generator_weights_path(tmp_path, "2") == folder / "generator-epoch0002.weights.h5"
+
+    for which, epoch in [("best", 2), ("last", 3), (3, 3)]:
+        generator, info = load_generator(tmp_path, which)
+        np.testing.assert_array_equal(first_weight(generator), saved[epoch])
+        assert info["epoch"] == epoch and info["step"] == 10 * epoch
+
+
+def test_missing_checkpoints_name_what_exists(tmp_path, experiment):
+    save_epochs(tmp_path, experiment, [1.0, 2.0], keep_last=1)
+    with pytest.raises(FileNotFoundError, match="available: best, last, 2"):
+        generator_weights_path(tmp_path, 1)
+    with pytest.raises(ValueError, match="best"):
+        generator_weights_path(tmp_path, "worst")
+    with pytest.raises(FileNotFoundError, match="none"):
+        checkpoint_entry(tmp_path / "elsewhere", "best")
+
+
+def test_without_validation_the_latest_is_best_and_nan_never_is(tmp_path, experiment):
+    save_epochs(tmp_path, experiment, [None, None], keep_last=3)
+    assert read_index(tmp_path)["best"]["epoch"] == 2
+    other = tmp_path / "nan"
+    other.mkdir()
+    save_epochs(other, experiment, [2.0, math.nan, 1.5], keep_last=3)
+    index = read_index(other)
+    assert index["best"]["epoch"] == 3
+    assert [e["epoch"] for e in index["epochs"]] == [1, 2, 3]
