@@ -98,9 +98,6 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tmp_path):
             "--set", "train.steps_per_epoch=150"]
     straight = start(args, tmp_path / "straight")
     killed = start(args, tmp_path / "killed")
-    straight_out = straight.communicate(timeout=600)[0]
-    assert straight.returncode == 0, straight_out
-
     # Kill the second run (SIGKILL: no clean-up) once its first epoch is saved, inside epoch 2.
     deadline = time.time() + 300
     run_dir = None
@@ -117,6 +114,8 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tmp_path):
     assert killed.returncode == -signal.SIGKILL
     assert not (run_dir / "checkpoints" / "state" / "ckpt-3.index").exists()
     assert not (run_dir / "samples").exists()
+    straight_out = straight.communicate(timeout=600)[0]
+    assert straight.returncode == 0, straight_out
 
     resumed = subprocess.run([sys.executable, "-m", "advaudio.run", "--resume", str(run_dir)], cwd=ROOT, env=env(),
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
