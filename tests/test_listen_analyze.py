@@ -172,7 +172,8 @@ def test_csv_sheets_and_latest_sheet_per_listener(sheets, tmp_path):
             writer.writerow([doc["listener"], doc["test_id"], "rating", r["trial"], r["stimulus"], r["score"], "true",
                              "", "", ""])
         for p in doc["preferences"]:
-            writer.writerow([doc["listener"], doc["test_id"], "ab", p["trial"], "", "", "", p["a"], p["b"], p["choice"]])
+            writer.writerow([doc["listener"], doc["test_id"], "ab", p["trial"], "", "", "",
+                             p["a"], p["b"], p["choice"]])
     from_csv = analyze_lib.analyze([tmp_path / "l1.csv"], tmp_path / "key.json")
     (tmp_path / "l1.json").write_text(json.dumps(doc))
     from_json = analyze_lib.analyze([tmp_path / "l1.json"], tmp_path / "key.json")

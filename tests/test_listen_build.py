@@ -232,7 +232,7 @@ def test_match_loudness_hand_computed():
 def test_match_loudness_property(signals):
     arrays = [np.array(s) for s in signals]
     scaled, gains = build_lib.match_loudness(arrays)
-    loud = [x for x, g in zip(scaled, gains) if g is not None]
+    loud = [x for x, g in zip(scaled, gains, strict=True) if g is not None]
     for x in scaled:
         assert np.max(np.abs(x)) <= build_lib.PEAK_CEILING + 1e-9 or build_lib.rms(x) < build_lib.SILENCE_RMS
     if loud:

@@ -184,7 +184,8 @@ def analyze(paths: list[str | Path], key_path: str | Path | None = None, out: st
             by_cell.setdefault((listener, r["trial"]), {})[condition] = float(r["score"])
     conditions = []
     for name, values in scores.items():
-        role = "hidden_reference" if name == key["reference"] else "lower_anchor" if name == key["anchor"] else "condition"
+        roles = {key["reference"]: "hidden_reference", key["anchor"]: "lower_anchor"}
+        role = roles.get(name, "condition")
         row = {"condition": name, "role": role, "n": len(values), "mean": None, "sd": None,
                "ci95_low": None, "ci95_high": None}
         if values:
@@ -249,7 +250,7 @@ def analyze(paths: list[str | Path], key_path: str | Path | None = None, out: st
 
 def _add_holm(rows: list[dict]) -> None:
     tested = [r for r in rows if r["p"] is not None]
-    for row, adjusted in zip(tested, holm([r["p"] for r in tested])):
+    for row, adjusted in zip(tested, holm([r["p"] for r in tested]), strict=True):
         row["p_holm"] = adjusted
     for row in rows:
         row.setdefault("p_holm", None)
@@ -320,7 +321,8 @@ def plot(summary: dict, path: str | Path) -> None:
         for i, r in enumerate(summary["ab"]):
             total = max(1, r["prefer_a"] + r["prefer_b"] + r["no_preference"])
             left = 0.0
-            for count, color in ((r["prefer_a"], "tab:blue"), (r["no_preference"], "0.7"), (r["prefer_b"], "tab:orange")):
+            shares = ((r["prefer_a"], "tab:blue"), (r["no_preference"], "0.7"), (r["prefer_b"], "tab:orange"))
+            for count, color in shares:
                 ax.barh([i], [count / total], left=left, color=color)
                 left += count / total
         ax.set_yticks(range(len(summary["ab"])), [f"{r['a']} vs {r['b']}" for r in summary["ab"]])

@@ -8,6 +8,8 @@
     key.json                        stimulus id -> condition; `serve` never serves it
     results/                        where `serve` stores submissions
 
+To hand the folder to listeners for use from disk (no server), leave key.json out.
+
 Conditions are the runs (named after their experiment). Each rating trial holds
 one excerpt of every condition, the hidden real excerpt (upper anchor, from
 RUN_DIR/reference/test.wav) and a lower anchor (the same real excerpt
@@ -91,12 +93,12 @@ def match_loudness(excerpts: list[np.ndarray], target_dbfs: float = TARGET_RMS_D
     """
     target = 10.0 ** (target_dbfs / 20.0)
     levels = [rms(x) for x in excerpts]
-    for x, level in zip(excerpts, levels):
+    for x, level in zip(excerpts, levels, strict=True):
         if level >= SILENCE_RMS:
             peak = float(np.max(np.abs(x)))
             target = min(target, peak_ceiling * level / peak)
     scaled, gains = [], []
-    for x, level in zip(excerpts, levels):
+    for x, level in zip(excerpts, levels, strict=True):
         if level < SILENCE_RMS:
             scaled.append(np.asarray(x, dtype=np.float64))
             gains.append(None)
@@ -262,7 +264,9 @@ def build(run_dirs: list[str | Path], out: str | Path, excerpt_seconds: float = 
         scaled, gains = match_loudness(parts)
         trial_id = f"r{t + 1:02d}"
         ids = {}
-        for audio, gain, info in zip(scaled, gains, meta):
+        stimuli = list(zip(scaled, gains, meta, strict=True))
+        secrets.SystemRandom().shuffle(stimuli)  # file times must not tell the conditions apart either
+        for audio, gain, info in stimuli:
             stimulus_id = _new_id(taken)
             sf.write(str(out / "audio" / f"{stimulus_id}.wav"), audio.astype("float32"), sample_rate,
                      subtype="PCM_16")

@@ -97,7 +97,8 @@ def validate_submission(doc: dict, test: dict) -> dict:
     _text(doc, "finished", False)
     trials = {t["id"]: t for t in test["trials"]}
     order = doc.get("order")
-    if order is not None and (not isinstance(order, list) or not all(isinstance(t, str) and t in trials for t in order)):
+    if order is not None and (not isinstance(order, list)
+                              or not all(isinstance(t, str) and t in trials for t in order)):
         raise SubmissionError("order must list trial ids of this test")
     ratings, preferences = doc.get("ratings", []), doc.get("preferences", [])
     if not isinstance(ratings, list) or not isinstance(preferences, list):
@@ -166,6 +167,7 @@ class ListenHandler(BaseHTTPRequestHandler):
 
     server_version = "advaudio-listen"
     sys_version = ""
+    timeout = 30  # seconds a connection may stall (a half-sent body) before it is dropped
 
     def log_message(self, format, *args):  # noqa: A002 (the stdlib's name)
         if not self.server.quiet:

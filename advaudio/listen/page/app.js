@@ -314,7 +314,9 @@
     });
   }
   const fromUrl = new URLSearchParams(location.search).get("listener");
-  $("listener").value = fromUrl || localStorage.getItem(LAST_LISTENER) || "";
+  let last = "";
+  try { last = localStorage.getItem(LAST_LISTENER) || ""; } catch (err) { /* storage disabled */ }
+  $("listener").value = fromUrl || last;
 
   window.advaudioListen = { orderFor: orderFor, answers: () => answers(), toCsv: toCsv, state: () => state };
 })();
