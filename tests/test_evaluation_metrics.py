@@ -128,6 +128,15 @@ def test_a_copied_excerpt_is_found_at_any_lag(lag, gain):
     assert metrics.max_normalized_xcorr(query, source, chunk_length=4000) == pytest.approx(1.0, abs=0.05)
 
 
+@settings(max_examples=10, deadline=None)
+@given(offset=st.integers(min_value=0, max_value=SR - 800))
+def test_a_short_seed_copied_anywhere_is_found(offset):
+    seed = noise(800 / SR, seed=12)  # shorter than the requested chunk
+    query = noise(1.0, seed=13)
+    query[offset : offset + 800] = seed
+    assert metrics.max_normalized_xcorr(query, seed, chunk_length=8000) == pytest.approx(1.0)
+
+
 def test_unrelated_noise_is_not_a_copy_and_silence_is_undefined():
     # Expected maximum of |ncc| over L lags for N-sample chunks: about sqrt(2 ln L / N).
     value = metrics.max_normalized_xcorr(noise(seed=6), noise(seed=7), chunk_length=8000)

@@ -295,16 +295,17 @@ def plot_learning_curves(runs: list[Run], path: Path) -> bool:
     rows = math.ceil(len(terms) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3 * rows), squeeze=False)
     for ax, term in zip(axes.flat, terms):
-        positive = True
+        plotted = []
         for run in runs:
             values = np.asarray(run.log.get(term, []), dtype=float)
             if values.size == 0:
                 continue
             epochs = np.asarray(run.log.get("epoch", np.arange(1, values.size + 1)), dtype=float)
             ax.plot(epochs, values, marker="o", markersize=3, label=run.label)
-            finite = values[np.isfinite(values)]
-            positive = positive and bool(finite.size) and bool((finite > 0).all())
-        if positive:
+            plotted.append(values[np.isfinite(values)])
+        finite = np.concatenate(plotted) if plotted else np.array([])
+        # A log axis only helps when a positive curve spans more than a decade.
+        if finite.size and finite.min() > 0 and finite.max() / finite.min() > 10:
             ax.set_yscale("log")
         ax.set_title(term, fontsize=9)
         ax.set_xlabel("epoch")

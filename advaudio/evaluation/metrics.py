@@ -275,8 +275,9 @@ def max_normalized_xcorr(
 ) -> float | None:
     """Highest normalised cross-correlation of any chunk of `query` with `source` at any lag.
 
-    `query` is cut into non-overlapping chunks q of `chunk_length` samples
-    (at most `max_chunks`, evenly spread; silent chunks skipped). For each
+    `query` is cut into non-overlapping chunks q of N = min(`chunk_length`,
+    len(source) // 2) samples (at most `max_chunks`, evenly spread; silent
+    chunks skipped), so a copy of a short seed anywhere in `query` is found. For each
     chunk and every lag j at which it lies fully inside `source`:
 
         ncc(j) = |sum_n q[n] * source[j + n]| / (||q|| * ||source[j : j + N]||)
@@ -289,7 +290,9 @@ def max_normalized_xcorr(
     -80 dBFS are ignored. None when every chunk of `query` is silent.
     """
     query, source = _as_mono(query), _as_mono(source)
-    chunk_length = int(min(chunk_length, query.size, source.size))
+    # Chunks of at most half the source: a copy of the whole source at any
+    # offset then holds at least one whole chunk.
+    chunk_length = int(min(chunk_length, query.size, max(1, source.size // 2)))
     if chunk_length < 1:
         return None
     starts = np.arange(0, query.size - chunk_length + 1, chunk_length)
