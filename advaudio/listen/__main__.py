@@ -7,7 +7,10 @@ from pathlib import Path
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m advaudio.listen", description=__doc__)
+    import advaudio.listen
+
+    top = argparse.ArgumentParser(prog="python -m advaudio.listen", description=advaudio.listen.__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = top.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="write a blind test page for run folders")
