@@ -62,8 +62,9 @@ def _crossfade_piece(frame_length: int, frame_hop: int, crossfade_length: int) -
     `crossfade_length` samples of two frames). Overlapping frames keep their
     first `frame_hop + crossfade_length` samples, so consecutive pieces still
     start `frame_hop` samples apart and the timing of the audio is preserved.
-    (Whole frames lose `crossfade_length` samples at each boundary: there is
-    no extra predicted audio to fade over.)
+    Whole frames lose `crossfade_length` samples at each boundary (there is
+    no extra predicted audio to fade over), so the audio plays faster and
+    higher by frame_length / (frame_length - crossfade_length).
     """
     if frame_hop >= frame_length:
         return frame_length
@@ -154,11 +155,17 @@ def crossfade(frames, frame_hop: int = 0, crossfade_length: int = 256, **_):
 
 
 def resolve_method(method: str, frame_length: int, frame_hop: int) -> str:
-    """"auto" -> overlap_add when frames overlap, else crossfade."""
+    """"auto" -> overlap_add when frames overlap, else concat.
+
+    Not crossfade for frames that do not overlap: there the crossfade drops
+    `crossfade_length` samples per frame, which speeds the audio up and
+    raises its pitch by frame_length / (frame_length - crossfade_length)
+    (+6.8% for 256 of 4000). Choose it explicitly if clicks matter more.
+    """
     if method != "auto":
         STITCHERS.get(method)
         return method
-    return "overlap_add" if frame_hop < frame_length else "crossfade"
+    return "overlap_add" if frame_hop < frame_length else "concat"
 
 
 def stitch(frames, method: str, frame_hop: int, **options):

@@ -143,7 +143,7 @@ def test_crossfade_rejects_bad_lengths():
 
 def test_auto_and_unknown_methods():
     assert resolve_method("auto", 16, 8) == "overlap_add"
-    assert resolve_method("auto", 16, 16) == "crossfade"
+    assert resolve_method("auto", 16, 16) == "concat"  # a crossfade would change speed and pitch
     with pytest.raises(KeyError, match="overlap_add"):
         stitch(np.zeros((1, 2, 4), np.float32), "overlap_ad", 2)
     assert set(STITCHERS.names()) >= {"concat", "overlap_add", "crossfade"}
