@@ -17,3 +17,8 @@ def tone():
         return (0.5 * np.sin(2 * np.pi * freq * t)).astype("float32")
 
     return make
+
+
+def pytest_configure(config):
+    # Keras 3.15's TF backend calls np.array(x, copy=False) on tensors; harmless, noisy.
+    config.addinivalue_line("filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword")
