@@ -204,3 +204,18 @@ def test_a_folder_without_config_is_not_a_run(tmp_path, capsys):
     assert compare.main([str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     message = capsys.readouterr().err
     assert str(tmp_path) in message and "config.json" in message and "python -m advaudio.run" in message
+
+
+def test_runs_without_a_fingerprint_fall_back_to_the_data_source(tmp_path):
+    def run(name, source, fingerprint=None):
+        data = {"source": source, "sample_rate": SR}
+        if fingerprint:
+            data["fingerprint"] = fingerprint
+        return compare.Run(path=tmp_path / name, label=name, config={"data": {"source": source}}, data=data,
+                           sample_rate=SR, fingerprint=fingerprint)
+
+    warnings = []
+    compare.check_compatible([run("a", "default", "f00d"), run("b", "default")], warn=warnings.append)
+    assert len(warnings) == 1 and str(tmp_path / "b") in warnings[0] and "no data.json fingerprint" in warnings[0]
+    with pytest.raises(compare.CompareError, match=r"different data sources \('default' vs 'music/';"):
+        compare.check_compatible([run("a", "default"), run("b", "music/")])
