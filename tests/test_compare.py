@@ -153,6 +153,7 @@ def test_report_is_self_contained_with_players_plots_and_table(compared, runs):
     np.testing.assert_allclose(decoded, original, atol=1 / 32767 + 1e-6)
     assert "<table>" in page and "frechet_mfcc" in page and "objective spectral" in page
     assert set(compare.METRIC_HELP) == set(metrics.METRIC_KEYS)  # every column is explained
+    assert page.count("<td>sample_000.wav</td>") == 2 and page.count("<td>sample_001.wav</td>") == 1
 
 
 def test_learning_curves_use_loss_val_loss_and_shared_terms(runs):

@@ -402,6 +402,12 @@ def write_report(
         "<details><summary>What the columns mean</summary><dl>",
         *(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in METRIC_HELP.items()),
         "</dl></details>",
+        "<details><summary>Every sample</summary>",
+        html_table(
+            [{"run": run.label, **row} for run in runs for row in run.rows],
+            ("run", "sample") + metrics.METRIC_KEYS,
+        ),
+        "</details>",
         "<h2>Listen</h2>",
     ]
     for label, items in players.items():
