@@ -6,6 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from advaudio.config import Data, example_span
 from advaudio.data import DataError, SplitAudio, example_starts, frames_at, make_dataset, num_examples
+from advaudio.data.splits import split_by_time
 
 
 def ramp_split(lengths):
@@ -106,6 +107,31 @@ def test_every_dataset_example_equals_its_numpy_slice(w):
     assert seen == len(starts)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    windowing,
+    st.integers(0, 600),
+    st.tuples(st.floats(0.05, 1.0), st.floats(0.05, 1.0), st.floats(0.05, 1.0)).map(lambda t: tuple(v / sum(t) for v in t)),
+)
+def test_examples_of_time_splits_stay_inside_their_split(w, total, fractions):
+    data = data_of(w)
+    span = example_span(data)
+    signal = np.arange(total, dtype=np.float32)  # value == position in the whole recording
+    parts = split_by_time("x", signal, fractions)
+    offset = 0
+    for key in ("train", "valid", "test"):
+        part = parts[key]
+        n = part.samples
+        starts = example_starts(part, data)
+        assert len(starts) == (0 if n < span else 1 + (n - span) // w["window_shift"])
+        for s in starts:
+            frames = frames_at(part, int(s), data.sequence_length + 1, data)
+            assert frames.min() >= offset and frames.max() < offset + n  # never reaches into another split
+            np.testing.assert_array_equal(frames[:, 0], offset + s + np.arange(data.sequence_length + 1) * (w["hop"] or w["frame_length"]))
+        offset += n
+    assert offset == total
+
+
 DATA = Data(frame_length=4, frame_hop=None, sequence_length=3, window_shift=2, batch_size=5)
 SPLIT = ramp_split([103, 60])  # span 16: 1 + 87 // 2 = 44 and 1 + 44 // 2 = 23 examples
 
@@ -151,6 +177,9 @@ def test_unshuffled_order_and_static_shapes():
     spec = ds.element_spec
     assert spec[0].shape.as_list() == [2, 3, 4] and spec[1].shape.as_list() == [2, 3, 4]
     assert spec[0].dtype == tf.float32
+    assert int(ds.cardinality()) == 67 // 2
+    assert int(make_dataset(SPLIT, DATA, shuffle=True, seed=0, repeat=False).cardinality()) == 67 // 5
+    assert make_dataset(SPLIT, DATA, shuffle=True, seed=0, repeat=True).cardinality() == tf.data.INFINITE_CARDINALITY
     assert epoch_starts(ds, -1) == example_starts(SPLIT, DATA).tolist()[: 2 * (67 // 2)]
 
 

@@ -146,6 +146,13 @@ def make_dataset(
             indices = indices.repeat()
     ds = indices.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.batch(batch_size, drop_remainder=True)
+    # Known epoch length lets Keras size its progress bar; a repeating dataset is infinite.
+    ds = ds.apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY if repeat else count // batch_size))
+    options = tf.data.Options()
+    # tf.data's default graph rewrites serialise the captured signal into a GraphDef constant,
+    # i.e. one more copy of the whole audio; the pipeline is already parallel and prefetched.
+    options.experimental_optimization.apply_default_optimizations = False
+    ds = ds.with_options(options)
     if device is not None:
         return ds.apply(tf.data.experimental.prefetch_to_device(device))
     return ds.prefetch(tf.data.AUTOTUNE)
