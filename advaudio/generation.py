@@ -39,7 +39,10 @@ class Rollout:
 
     The model's states are warmed up on the seed frames (`call_with_states`);
     then one `tf.function` loop (`tf.while_loop` via autograph, XLA-compiled
-    when `jit_compile`) feeds every prediction back through `FrameGRU.step`.
+    when `jit_compile`) feeds every prediction back through `FrameGRU.step`,
+    or, when the raw prediction is fed back, through the recurrent cells with
+    the Dense head folded into the first cell (`_folded_loop_fn`; same
+    results to float tolerance, a per-step cost independent of frame_length).
 
     Args:
         generator: a built FrameGRU.
@@ -77,6 +80,7 @@ class Rollout:
         self.jit_compile = jit_compile
         self._window = tf.constant(synthesis_window(window, self.frame_length))
         self._warm_up = tf.function(self._warm_up_fn)
+        self._noise = tf.function(self._draw_noise)
         self._loops: dict[bool, Callable] = {}
 
     # The carry: (prediction [B, F], states, overlap-add numerator [B, F] and
@@ -97,8 +101,11 @@ class Rollout:
             den = tf.zeros((self.frame_length,), seed_frames.dtype)
         return preds[:, -1], list(states), num, den, tf.constant(0, tf.int32), noise_seed
 
-    def _feed(self, pred, num, den, step, noise_seed):
-        """The frame fed back after `pred`, and the overlap-add sums shifted to the next frame."""
+    def _feed(self, pred, num, den, noise):
+        """The frame fed back after `pred`, and the overlap-add sums shifted to the next frame.
+
+        `noise` is this step's `[batch, frame_length]` dither draw (None: no dither).
+        """
         fed = pred
         if self.overlapping:
             w = self._window
@@ -107,25 +114,34 @@ class Rollout:
             fed = num / den
             num = tf.pad(num[:, self.frame_hop :], [[0, 0], [0, self.frame_hop]])
             den = tf.pad(den[self.frame_hop :], [[0, self.frame_hop]])
-        if self.dither > 0:
-            seed = tf.stack([noise_seed, step])
-            fed = fed + self.dither * tf.random.stateless_normal(tf.shape(fed), seed=seed, dtype=fed.dtype)
+        if noise is not None:
+            fed = fed + self.dither * noise
         return fed, num, den
 
-    def _loop_fn(self, steps, pred, states, num, den, step, noise_seed):
+    def _draw_noise(self, noise_seed, first_step, steps, shape):
+        """Dither for global steps first_step .. first_step + steps - 1: `[steps, batch, frame_length]`.
+
+        Drawn outside the XLA loop (XLA's Philox differs from the CPU kernel's)
+        with one seed per step, so chunking and XLA never change the noise.
+        """
+        return tf.map_fn(
+            lambda s: tf.random.stateless_normal(shape, seed=tf.stack([noise_seed, s]), alg="philox"),
+            first_step + tf.range(steps),
+            fn_output_signature=tf.float32,
+        )
+
+    def _loop_fn(self, steps, pred, states, num, den, step, noise):
         outputs = tf.TensorArray(pred.dtype, size=steps, element_shape=pred.shape)
         outputs = outputs.write(0, pred)
         for t in tf.range(1, steps):
-            fed, num, den = self._feed(pred, num, den, step, noise_seed)
+            fed, num, den = self._feed(pred, num, den, None if noise is None else noise[t - 1])
             pred, states = self.generator.step(fed, states)
             states = list(states)
-            step += 1
             outputs = outputs.write(t, pred)
         # Advance the carry past the last written frame so the next chunk continues seamlessly.
-        fed, num, den = self._feed(pred, num, den, step, noise_seed)
+        fed, num, den = self._feed(pred, num, den, None if noise is None else noise[steps - 1])
         pred, states = self.generator.step(fed, states)
-        step += 1
-        return tf.transpose(outputs.stack(), [1, 0, 2]), pred, list(states), num, den, step
+        return tf.transpose(outputs.stack(), [1, 0, 2]), pred, list(states), num, den, step + steps
 
     @property
     def folded(self) -> bool:
@@ -133,20 +149,20 @@ class Rollout:
         g = self.generator
         return (
             not self.overlapping
-            and self.dither == 0
             and not g.skip_connections
             and g.cell in ("gru", "lstm")
             and g.head.activation in (None, keras.activations.linear)
             and g.head.use_bias
         )
 
-    def _folded_loop_fn(self, steps, pred, states, num, den, step, noise_seed):
+    def _folded_loop_fn(self, steps, pred, states, num, den, step, noise):
         """The same rollout with the head folded into the first cell's input kernel.
 
         When the raw prediction is fed back, the first layer only ever sees
-        (h @ W_head + b_head) @ K = h @ (W_head @ K) + b_head @ K, so each step
-        costs a few `[units, units]` products whatever the frame length, and
-        the frames are produced afterwards by one matrix product over all steps.
+        (h @ W_head + b_head + noise) @ K = h @ (W_head @ K) + b_head @ K + noise @ K,
+        so each step costs a few `[units, units]` products whatever the frame
+        length; the frames (and the noise projections) come from one matrix
+        product over all steps.
         """
         g = self.generator
         first = g.recurrent_layers[0].cell
@@ -154,11 +170,17 @@ class Rollout:
         folded_kernel = tf.matmul(w_head, first.kernel)  # [units, gates * units]
         folded_bias = tf.linalg.matvec(first.kernel, b_head, transpose_a=True)  # [gates * units]
         projection = tf.matmul(pred, first.kernel)
+        if noise is not None:
+            noise_projection = self.dither * tf.matmul(noise, first.kernel)  # [steps, batch, gates * units]
+            noise_projection = tf.concat([noise_projection, tf.zeros_like(noise_projection[:1])], axis=0)
+            projection = projection + noise_projection[0]
         hidden = tf.TensorArray(pred.dtype, size=steps, element_shape=(pred.shape[0], g.units))
         for t in tf.range(steps):
             top, states = self._cells_from_projection(projection, states)
             hidden = hidden.write(t, top)
             projection = tf.matmul(top, folded_kernel) + folded_bias
+            if noise is not None:
+                projection = projection + noise_projection[t + 1]
         preds = tf.matmul(hidden.stack(), w_head) + b_head  # [steps, batch, frame_length]
         frames = tf.concat([pred[None], preds[:-1]], axis=0)
         return tf.transpose(frames, [1, 0, 2]), preds[-1], list(states), num, den, step + steps
@@ -194,15 +216,16 @@ class Rollout:
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
         pred, states, num, den, step, noise_seed = carry
+        noise = self._noise(noise_seed, step, steps, tf.shape(pred)) if self.dither > 0 else None
         if self.jit_compile:
             try:
-                out = self._loop(True)(steps, pred, states, num, den, step, noise_seed)
+                out = self._loop(True)(steps, pred, states, num, den, step, noise)
             except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.InternalError) as err:
                 log.warning("XLA compilation of the generation loop failed (%s); using plain graph mode",
                             str(err).splitlines()[0])
                 self.jit_compile = False
         if not self.jit_compile:
-            out = self._loop(False)(steps, pred, states, num, den, step, noise_seed)
+            out = self._loop(False)(steps, pred, states, num, den, step, noise)
         frames, pred, states, num, den, step = out
         return frames.numpy(), (pred, states, num, den, step, noise_seed)
 
