@@ -235,3 +235,19 @@ def test_bad_windowing_config_is_a_data_error():
         example_starts(SPLIT, Data(frame_hop=0))
     with pytest.raises(DataError, match="fewer than one batch"):
         make_dataset(SPLIT, DATA, shuffle=True, seed=0, repeat=True, batch_size=1000)
+
+
+def test_pipeline_feeds_keras_fit_with_a_tiny_frame_gru():
+    import keras
+
+    from advaudio.config import Model
+    from advaudio.models import build_generator
+
+    data = Data(frame_length=8, sequence_length=3, window_shift=4, batch_size=4)
+    split = SplitAudio(np.sin(np.arange(400) / 3).astype(np.float32), [(0, 400)], ["sine"])
+    model = build_generator(Model(units=4, layers=1), data)
+    model.compile(optimizer="adam", loss="mse")
+    history = model.fit(make_dataset(split, data, shuffle=True, seed=0, repeat=True), steps_per_epoch=3, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2 and np.all(np.isfinite(history.history["loss"]))
+    evaluated = model.evaluate(make_dataset(split, data, shuffle=False, seed=0, repeat=False), verbose=0)
+    assert np.isfinite(evaluated)

@@ -190,7 +190,12 @@ def file_source(data: Data) -> Recording:
 
 @SOURCES.register("folder")
 def folder_source(data: Data) -> Recording:
-    """Every audio file under the folder `data.source` (recursively, sorted), split by file."""
+    """Every audio file under the folder `data.source` (recursively, sorted), split by file.
+
+    Files with other extensions are ignored; a folder with a single audio file is
+    split by time like a file. A bad audio file fails, or is skipped with a
+    warning when `data.on_bad_file == "skip"`.
+    """
     root = Path(data.source)
     paths = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
     if not paths:
