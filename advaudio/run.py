@@ -112,17 +112,25 @@ def main(argv=None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    replicas = strategy.num_replicas_in_sync
+    if cfg.data.batch_size % replicas:
+        print(f"error: data.batch_size={cfg.data.batch_size} must be a multiple of the {replicas} replicas of "
+              f"train.distribute={cfg.train.distribute!r}", file=sys.stderr)
+        return 2
     keras.utils.set_random_seed(cfg.train.seed)
     try:
         prepared = data_lib.prepare(cfg.data)
-        global_batch = cfg.data.batch_size
-        train_examples = data_lib.num_examples(prepared.train, cfg.data)
-        if train_examples < global_batch:
-            raise data_lib.DataError(
-                f"the training split of {cfg.data.source!r} yields {train_examples} examples, fewer than "
-                f"data.batch_size={global_batch}; lower data.batch_size, data.window_shift or "
-                "data.sequence_length, or give more audio"
+
+        def make_train_dataset(epoch: int):
+            # A fresh permutation per epoch, seeded by the epoch: a resumed run sees the same batches.
+            return data_lib.make_dataset(
+                prepared.train, cfg.data, shuffle=True, seed=cfg.train.seed + epoch, repeat=True
             )
+
+        make_train_dataset(0)  # fails now, not mid-run, when a split is too short for one batch
+        valid_dataset = data_lib.make_dataset(
+            prepared.valid, cfg.data, shuffle=False, seed=cfg.train.seed, repeat=False
+        )
     except data_lib.DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -141,7 +149,8 @@ def main(argv=None) -> int:
     print(f"run folder: {run_dir}", flush=True)
 
     try:
-        history = train(cfg, strategy, prepared, run_dir, resume=bool(args.resume), chief=chief)
+        history = train(cfg, strategy, prepared, (make_train_dataset, valid_dataset), run_dir,
+                        resume=bool(args.resume), chief=chief)
     except training.NonFiniteError as err:
         print(f"\nerror: {err}", file=sys.stderr)
         return 1
@@ -150,8 +159,12 @@ def main(argv=None) -> int:
     return 0
 
 
-def train(cfg, strategy, prepared, run_dir: Path, *, resume: bool, chief: bool):
-    """Builds the trainer under the strategy and trains it, writing the run folder as it goes."""
+def train(cfg, strategy, prepared, datasets, run_dir: Path, *, resume: bool, chief: bool):
+    """Builds the trainer under the strategy and trains it, writing the run folder as it goes.
+
+    Args:
+        datasets: (epoch -> training dataset, validation dataset).
+    """
     import tensorflow as tf
 
     from advaudio import checkpoints
@@ -179,11 +192,7 @@ def train(cfg, strategy, prepared, run_dir: Path, *, resume: bool, chief: bool):
 
     steps = cfg.train.steps_per_epoch or data_lib.num_examples(prepared.train, cfg.data) // cfg.data.batch_size
 
-    def make_train_dataset(epoch: int):
-        return data_lib.make_dataset(prepared.train, cfg.data, shuffle=True, seed=cfg.train.seed + epoch, repeat=True)
-
-    valid_dataset = data_lib.make_dataset(prepared.valid, cfg.data, shuffle=False, seed=cfg.train.seed, repeat=False)
-
+    make_train_dataset, valid_dataset = datasets
     def on_epoch_saved(epoch: int, logs: dict) -> None:
         step = int(trainer.step_counter.numpy())
         if chief:
