@@ -213,3 +213,13 @@ def test_stft_options_reject_term_weights_and_unknown_keys(spectral_experiment):
     cfg.objective.stft = {"fft_size": (64,)}
     with pytest.raises(ValueError, match="unknown objective.stft keys"):
         LOSS_TERMS.build("spec/sc", cfg)
+
+
+def test_unknown_lengths_at_trace_time_give_the_same_value():
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(size=(2, 300)).astype(np.float32), rng.normal(size=(2, 300)).astype(np.float32)
+    res = dict(fft_sizes=(64, 32), hop_lengths=(16, 5), win_lengths=(48, 32))
+    spec = tf.TensorSpec([None, None], tf.float32)
+    dynamic = tf.function(lambda t, p: losses.multi_resolution_stft_components(t, p, **res), input_signature=[spec, spec])
+    got = {k: float(v) for k, v in dynamic(a, b).items()}
+    assert got == pytest.approx(components(a, b, components=("sc", "logmag"), **res), rel=1e-6)
