@@ -29,6 +29,7 @@ LOUDNESS = ("none", "peak", "rms")
 PEAK_TARGET = 10 ** (-1.0 / 20)  # -1 dBFS: headroom for resampling in players
 RMS_TARGET = 10 ** (-20.0 / 20)  # -20 dBFS, a common level for speech and music
 SPLITS = ("valid", "test")  # seed splits; never train
+FOLD_MIN_STEPS_PER_UNIT = 1  # fold the head when a rollout has at least this many frames per recurrent unit
 
 
 # --------------------------------------------------------------------------- rollout
@@ -81,6 +82,7 @@ class Rollout:
         self._window = tf.constant(synthesis_window(window, self.frame_length))
         self._warm_up = tf.function(self._warm_up_fn)
         self._noise = tf.function(self._draw_noise)
+        self._fold = tf.function(self._fold_fn)
         self._loops: dict[bool, Callable] = {}
 
     # The carry: (prediction [B, F], states, overlap-add numerator [B, F] and
@@ -144,7 +146,7 @@ class Rollout:
         return tf.transpose(outputs.stack(), [1, 0, 2]), pred, list(states), num, den, step + steps
 
     @property
-    def folded(self) -> bool:
+    def foldable(self) -> bool:
         """Whether the loop can skip the `[frame_length]` round trip (see `_folded_loop_fn`)."""
         g = self.generator
         return (
@@ -155,20 +157,32 @@ class Rollout:
             and g.head.use_bias
         )
 
-    def _folded_loop_fn(self, steps, pred, states, num, den, step, noise):
+    def _fold_fn(self):
+        """(W_head @ K, b_head @ K): the head folded into the first cell's input kernel."""
+        g = self.generator
+        kernel = g.recurrent_layers[0].cell.kernel
+        folded_kernel = tf.matmul(g.head.kernel, kernel)  # [units, gates * units]
+        folded_bias = tf.linalg.matvec(kernel, g.head.bias, transpose_a=True)  # [gates * units]
+        return folded_kernel, folded_bias
+
+    def fold(self):
+        """The folded weights for `run` (recompute after the weights change)."""
+        return self._fold()
+
+    def _folded_loop_fn(self, steps, pred, states, num, den, step, noise, folded):
         """The same rollout with the head folded into the first cell's input kernel.
 
         When the raw prediction is fed back, the first layer only ever sees
         (h @ W_head + b_head + noise) @ K = h @ (W_head @ K) + b_head @ K + noise @ K,
         so each step costs a few `[units, units]` products whatever the frame
         length; the frames (and the noise projections) come from one matrix
-        product over all steps.
+        product over all steps. Folding itself costs about `units` unfolded
+        steps, so `rollout_frames` folds only for long rollouts.
         """
         g = self.generator
         first = g.recurrent_layers[0].cell
         w_head, b_head = g.head.kernel, g.head.bias
-        folded_kernel = tf.matmul(w_head, first.kernel)  # [units, gates * units]
-        folded_bias = tf.linalg.matvec(first.kernel, b_head, transpose_a=True)  # [gates * units]
+        folded_kernel, folded_bias = folded
         projection = tf.matmul(pred, first.kernel)
         if noise is not None:
             noise_projection = self.dither * tf.matmul(noise, first.kernel)  # [steps, batch, gates * units]
@@ -198,11 +212,11 @@ class Rollout:
             new_states.extend(out_states if isinstance(out_states, (list, tuple)) else [out_states])
         return x, new_states
 
-    def _loop(self, jit: bool):
-        if jit not in self._loops:
-            fn = self._folded_loop_fn if self.folded else self._loop_fn
-            self._loops[jit] = tf.function(fn, jit_compile=jit, reduce_retracing=False)
-        return self._loops[jit]
+    def _loop(self, jit: bool, folded: bool):
+        if (jit, folded) not in self._loops:
+            fn = self._folded_loop_fn if folded else self._loop_fn
+            self._loops[jit, folded] = tf.function(fn, jit_compile=jit, reduce_retracing=False)
+        return self._loops[jit, folded]
 
     def warm_up(self, seed_frames, seed: int = 0):
         """Runs the model over the seed; returns the carry for `run`."""
@@ -211,21 +225,27 @@ class Rollout:
             raise ValueError(f"seed frames must be [batch, seed_frames, {self.frame_length}], got {seed_frames.shape}")
         return self._warm_up(seed_frames, tf.constant(int(seed), tf.int32))
 
-    def run(self, carry, steps: int):
-        """Generates `steps` frames from `carry`; returns (frames np `[batch, steps, F]`, carry)."""
+    def run(self, carry, steps: int, folded=None):
+        """Generates `steps` frames from `carry`; returns (frames np `[batch, steps, F]`, carry).
+
+        `folded`: the output of `fold()` to run the folded loop (needs `foldable`), or None.
+        """
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
+        if folded is not None and not self.foldable:
+            raise ValueError("this rollout cannot be folded (stitched feedback, skip connections or another head)")
         pred, states, num, den, step, noise_seed = carry
         noise = self._noise(noise_seed, step, steps, tf.shape(pred)) if self.dither > 0 else None
+        args = (steps, pred, states, num, den, step, noise) + ((folded,) if folded is not None else ())
         if self.jit_compile:
             try:
-                out = self._loop(True)(steps, pred, states, num, den, step, noise)
+                out = self._loop(True, folded is not None)(*args)
             except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.InternalError) as err:
                 log.warning("XLA compilation of the generation loop failed (%s); using plain graph mode",
                             str(err).splitlines()[0])
                 self.jit_compile = False
         if not self.jit_compile:
-            out = self._loop(False)(steps, pred, states, num, den, step, noise)
+            out = self._loop(False, folded is not None)(*args)
         frames, pred, states, num, den, step = out
         return frames.numpy(), (pred, states, num, den, step, noise_seed)
 
@@ -290,7 +310,8 @@ def get_rollout(generator, frame_hop: int, feedback: str = "stitched", window: s
 
 def rollout_frames(generator, seed_frames, num_frames: int, frame_hop: int, feedback: str = "stitched",
                    window: str = "hann", dither: float = 0.0, seed: int = 0, jit_compile: bool = True,
-                   chunk_frames: int | None = None, progress: Callable[[int], None] | None = None) -> np.ndarray:
+                   chunk_frames: int | None = None, progress: Callable[[int], None] | None = None,
+                   fold: bool | None = None) -> np.ndarray:
     """Predicted frames after the seed (the seed itself is not returned).
 
     Args:
@@ -298,17 +319,23 @@ def rollout_frames(generator, seed_frames, num_frames: int, frame_hop: int, feed
         num_frames: frames to predict.
         chunk_frames: frames per compiled call (None: all at once); `progress`
             is called with the number of frames done after each chunk.
+        fold: use the folded loop (see `Rollout._folded_loop_fn`); None:
+            whenever possible and the rollout has at least `units` frames.
     Returns:
         `[batch, num_frames, frame_length]` float32; frame 0 is the model's
         prediction of the frame that follows the seed.
     """
     roll = get_rollout(generator, frame_hop, feedback, window, dither, jit_compile)
     carry = roll.warm_up(seed_frames, seed)
+    # Folding costs about `units` plain steps; it pays for itself on longer rollouts.
+    if fold is None:
+        fold = roll.foldable and num_frames >= FOLD_MIN_STEPS_PER_UNIT * generator.units
+    folded = roll.fold() if fold else None
     chunk = num_frames if not chunk_frames else min(int(chunk_frames), num_frames)
     pieces, done = [], 0
     while done < num_frames:
         # A fixed chunk size keeps one compiled loop; the last chunk's surplus is dropped.
-        frames, carry = roll.run(carry, chunk)
+        frames, carry = roll.run(carry, chunk, folded)
         pieces.append(frames[:, : num_frames - done])
         done += pieces[-1].shape[1]
         if progress is not None:

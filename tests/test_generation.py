@@ -86,19 +86,21 @@ def keras_reference(model, seed_frames, num_frames, frame_hop=F, feedback="raw",
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
-@pytest.mark.parametrize("jit", [True, False])
-def test_rollout_equals_stepping_the_keras_model(cell, jit, seeds):
+@pytest.mark.parametrize("jit,fold", [(True, True), (False, True), (True, False)])
+def test_rollout_equals_stepping_the_keras_model(cell, jit, fold, seeds):
     model = tiny_model(cell)
-    got = rollout_frames(model, seeds, 9, F, feedback="raw", jit_compile=jit)
-    assert generation.get_rollout(model, F, "raw", jit_compile=jit).folded
+    assert generation.get_rollout(model, F, "raw", jit_compile=jit).foldable
+    got = rollout_frames(model, seeds, 9, F, feedback="raw", jit_compile=jit, fold=fold)
     np.testing.assert_allclose(got, keras_reference(model, seeds, 9), rtol=1e-4, atol=1e-5)
 
 
-def test_unfolded_rollout_equals_stepping_the_keras_model(seeds):
+def test_unfoldable_rollout_equals_stepping_the_keras_model(seeds):
     model = tiny_model(skip_connections=True)  # the head sees the input frame: no folding
-    assert not generation.get_rollout(model, F, "raw").folded
+    assert not generation.get_rollout(model, F, "raw").foldable
     got = rollout_frames(model, seeds, 9, F, feedback="raw")
     np.testing.assert_allclose(got, keras_reference(model, seeds, 9), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="cannot be folded"):
+        rollout_frames(model, seeds, 9, F, feedback="raw", fold=True)
 
 
 def test_stitched_feedback_feeds_the_overlap_added_signal(gru, seeds):
@@ -110,23 +112,25 @@ def test_stitched_feedback_feeds_the_overlap_added_signal(gru, seeds):
     assert np.abs(raw[:, 1:] - got[:, 1:]).max() > 1e-3  # the option changes what is fed back
 
 
-def test_dither_is_fed_back_reproducibly(gru, seeds):
-    got = rollout_frames(gru, seeds, 6, F, feedback="raw", dither=0.3, seed=7)
+@pytest.mark.parametrize("fold", [True, False])
+def test_dither_is_fed_back_reproducibly(gru, seeds, fold):
+    got = rollout_frames(gru, seeds, 6, F, feedback="raw", dither=0.3, seed=7, fold=fold)
     np.testing.assert_allclose(got, keras_reference(gru, seeds, 6, dither=0.3, noise_seed=7), rtol=1e-4, atol=1e-5)
-    np.testing.assert_array_equal(got, rollout_frames(gru, seeds, 6, F, feedback="raw", dither=0.3, seed=7))
-    np.testing.assert_allclose(rollout_frames(gru, seeds, 6, F, feedback="raw", dither=0.3, seed=7, jit_compile=False),
+    np.testing.assert_array_equal(got, rollout_frames(gru, seeds, 6, F, feedback="raw", dither=0.3, seed=7, fold=fold))
+    np.testing.assert_allclose(rollout_frames(gru, seeds, 6, F, feedback="raw", dither=0.3, seed=7, jit_compile=False, fold=fold),
                                got, rtol=1e-4, atol=1e-5)
-    other = rollout_frames(gru, seeds, 6, F, feedback="raw", dither=0.3, seed=8)
-    clean = rollout_frames(gru, seeds, 6, F, feedback="raw")
+    other = rollout_frames(gru, seeds, 6, F, feedback="raw", dither=0.3, seed=8, fold=fold)
+    clean = rollout_frames(gru, seeds, 6, F, feedback="raw", fold=fold)
     np.testing.assert_allclose(got[:, 0], clean[:, 0], rtol=1e-5, atol=1e-6)  # frame 0 only sees the seed
     assert np.abs(got[:, 1:] - other[:, 1:]).max() > 1e-3
     assert np.abs(got[:, 1:] - clean[:, 1:]).max() > 1e-3
 
 
-@pytest.mark.parametrize("feedback,dither,hop", [("raw", 0.0, F), ("stitched", 0.2, F // 4)])
-def test_chunks_continue_seamlessly(gru, seeds, feedback, dither, hop):
-    whole = rollout_frames(gru, seeds, 10, hop, feedback=feedback, dither=dither)
-    chunked = rollout_frames(gru, seeds, 10, hop, feedback=feedback, dither=dither, chunk_frames=3)
+@pytest.mark.parametrize("feedback,dither,hop,fold", [("raw", 0.0, F, True), ("raw", 0.1, F, True),
+                                                     ("stitched", 0.2, F // 4, False)])
+def test_chunks_continue_seamlessly(gru, seeds, feedback, dither, hop, fold):
+    whole = rollout_frames(gru, seeds, 10, hop, feedback=feedback, dither=dither, fold=fold)
+    chunked = rollout_frames(gru, seeds, 10, hop, feedback=feedback, dither=dither, chunk_frames=3, fold=fold)
     np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-6)
 
 
