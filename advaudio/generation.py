@@ -526,6 +526,18 @@ def _seed_signal(seed_from: str, experiment, run_dir: Path, seed_signal: dict | 
     return load_seed_file(path, experiment.data.sample_rate, stats)
 
 
+def _check_output_options(gen) -> None:
+    """Fails before generating if the files could not be written as configured."""
+    if gen.format not in FORMATS:
+        raise ValueError(f"generate.format must be one of {FORMATS}, got {gen.format!r}")
+    if gen.subtype not in SUBTYPES:
+        raise ValueError(f"generate.subtype must be one of {tuple(SUBTYPES)}, got {gen.subtype!r}")
+    if gen.format == "flac" and gen.subtype == "FLOAT":
+        raise ValueError("FLAC cannot hold float samples; use generate.subtype PCM_16 or PCM_24, or format wav")
+    if gen.loudness not in LOUDNESS:
+        raise ValueError(f"generate.loudness must be one of {LOUDNESS}, got {gen.loudness!r}")
+
+
 def generate_for_run(run_dir, experiment, generator, seed_signal: dict[str, np.ndarray] | None = None,
                      checkpoint_info: dict | None = None, out_dir=None, seconds: float | None = None,
                      count: int | None = None, stitch: str | None = None, seed_from: str | None = None,
@@ -563,6 +575,7 @@ def generate_for_run(run_dir, experiment, generator, seed_signal: dict[str, np.n
     if num_samples < 1 or count < 1:
         raise ValueError(f"need seconds > 0 and count >= 1, got seconds={seconds}, count={count}")
 
+    _check_output_options(gen)
     signal = _seed_signal(seed_from, experiment, run_dir, seed_signal, stats)
     span = seed_span(gen.seed_frames, data.frame_length, hop)
     positions = choose_seed_positions(len(signal), count, span, gen.sample_seed)
@@ -573,6 +586,9 @@ def generate_for_run(run_dir, experiment, generator, seed_signal: dict[str, np.n
         chunk_frames=chunk_frames, progress=progress,
     )
     info = dict(checkpoint_info or {})
+    checkpoint = info.get("path")
+    if checkpoint is not None and Path(checkpoint).is_relative_to(run_dir):
+        checkpoint = str(Path(checkpoint).relative_to(run_dir))  # the run folder may move
     split = seed_from if seed_from in SPLITS else "file"
     paths = []
     for i, position in enumerate(positions):
@@ -585,7 +601,7 @@ def generate_for_run(run_dir, experiment, generator, seed_signal: dict[str, np.n
         sidecar = {
             "run": str(run_dir),
             "experiment": experiment.name,
-            "checkpoint": info.get("path"),
+            "checkpoint": checkpoint,
             "checkpoint_which": info.get("which"),
             "checkpoint_epoch": info.get("epoch"),
             "model_step": info.get("step"),

@@ -63,7 +63,7 @@ def test_cli_from_a_file_with_every_option(run_dir, tmp_path, capsys):
         assert (info.samplerate, info.frames) == (SAMPLE_RATE, 800)
         sidecar = json.loads(path.with_suffix(".json").read_text())
         assert sidecar["checkpoint_epoch"] == 1 and sidecar["model_step"] == 5
-        assert sidecar["checkpoint"].endswith("generator-epoch0001.weights.h5")
+        assert sidecar["checkpoint"] == "checkpoints/generator-epoch0001.weights.h5"
         assert sidecar["stitch"] == "crossfade" and sidecar["seed_split"] == "file"
         assert (out / "seeds" / path.name).is_file()
     assert not (run_dir / "samples").exists()

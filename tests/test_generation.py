@@ -308,7 +308,8 @@ def test_generate_for_run_writes_samples_sidecars_and_seeds(tmp_path, gru):
     cfg = tiny_experiment()
     valid = np.random.default_rng(5).normal(size=4000).astype(np.float32)
     paths = generate_for_run(tmp_path, cfg, gru, seed_signal={"valid": valid}, stats=STATS,
-                             checkpoint_info={"which": "best", "epoch": 3, "step": 120, "path": "c.weights.h5"})
+                             checkpoint_info={"which": "best", "epoch": 3, "step": 120,
+                                              "path": str(tmp_path / "checkpoints" / "c.weights.h5")})
     assert paths == [tmp_path / "samples" / "sample_000.wav", tmp_path / "samples" / "sample_001.wav"]
     span = (3 - 1) * F + F
     positions = choose_seed_positions(len(valid), 2, span, cfg.generate.sample_seed)
@@ -322,7 +323,7 @@ def test_generate_for_run_writes_samples_sidecars_and_seeds(tmp_path, gru):
         np.testing.assert_array_equal(seed_audio, to_pcm(STATS.denormalize(valid[positions[i] : positions[i] + span])))
         sidecar = json.loads(path.with_suffix(".json").read_text())
         assert sidecar["seed_split"] == "valid" and sidecar["seed_position"] == positions[i]
-        assert sidecar["checkpoint"] == "c.weights.h5" and sidecar["model_step"] == 120
+        assert sidecar["checkpoint"] == "checkpoints/c.weights.h5" and sidecar["model_step"] == 120
         assert sidecar["stitch"] == "concat" and sidecar["sample_rate"] == 8000 and sidecar["samples"] == 990
         assert sidecar["seconds"] == 990 / 8000 and sidecar["frame_length"] == F and sidecar["frame_hop"] == F
         assert sidecar["run"] == str(tmp_path) and sidecar["experiment"] == "tiny"
@@ -333,6 +334,10 @@ def test_generate_for_run_never_seeds_from_train(tmp_path, gru):
         generate_for_run(tmp_path, tiny_experiment(), gru, stats=STATS, seed_from="train")
     with pytest.raises(FileNotFoundError, match="valid, test"):
         generate_for_run(tmp_path, tiny_experiment(), gru, stats=STATS, seed_from=str(tmp_path / "none.wav"))
+    cfg = tiny_experiment()
+    cfg.generate.format, cfg.generate.subtype = "flac", "FLOAT"
+    with pytest.raises(ValueError, match="FLAC"):  # before any generation
+        generate_for_run(tmp_path, cfg, gru, stats=STATS, seed_signal={"valid": np.zeros(10, np.float32)})
 
 
 def test_missing_split_is_read_through_the_data_layer(tmp_path, gru, monkeypatch):
