@@ -121,7 +121,7 @@ def sampling_probability(step, final_probability: float, schedule: str, ramp_ste
     return final * tf.sigmoid((step - ramp / 2.0) / (SIGMOID_WIDTH * ramp))
 
 
-def scheduled_sampling_unroll(generator, inputs, feed_mask, training=None):
+def scheduled_sampling_unroll(generator, inputs, feed_mask):
     """Runs the generator frame by frame, feeding its own previous prediction where `feed_mask` is True.
 
     input_0 = inputs[:, 0];  input_t = pred_{t-1} if feed_mask[:, t] else inputs[:, t]
@@ -300,7 +300,7 @@ class FrameTrainer(keras.Model):
         def sampled():
             shape = tf.shape(inputs)[:2]
             mask = tf.random.stateless_uniform(shape, seed=self._stateless_seed(0)) < probability
-            return scheduled_sampling_unroll(self.generator, inputs, mask, training=training)
+            return scheduled_sampling_unroll(self.generator, inputs, mask)  # step() has no training-only layers
 
         return tf.cond(probability > 0.0, sampled, lambda: self.generator(inputs, training=training))
 
