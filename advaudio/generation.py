@@ -72,7 +72,8 @@ class Rollout:
             raise ValueError(f"generate.feedback must be one of {FEEDBACKS}, got {feedback!r}")
         if dither < 0:
             raise ValueError(f"generate.dither must be >= 0, got {dither}")
-        self.generator = generator
+        # A weak reference: the module-level cache of rollouts must not keep models alive.
+        self._generator = weakref.ref(generator)
         self.frame_length = int(generator.frame_length)
         self.frame_hop = int(frame_hop)
         if not 0 < self.frame_hop <= self.frame_length:
@@ -87,6 +88,10 @@ class Rollout:
         self._noise = tf.function(self._draw_noise)
         self._fold = tf.function(self._fold_fn)
         self._loops: dict[bool, Callable] = {}
+
+    @property
+    def generator(self):
+        return self._generator()
 
     # The carry: (prediction [B, F], states, overlap-add numerator [B, F] and
     # denominator [F] over the next frame's span, step counter, noise seed).

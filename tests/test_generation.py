@@ -134,6 +134,18 @@ def test_chunks_continue_seamlessly(gru, seeds, feedback, dither, hop, fold):
     np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-6)
 
 
+def test_cached_rollouts_do_not_keep_models_alive(seeds):
+    import gc
+    import weakref
+
+    model = tiny_model(units=4, layers=1)
+    rollout_frames(model, seeds, 2, F)
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None
+
+
 def test_rollout_rejects_bad_options(gru, seeds):
     with pytest.raises(ValueError, match="feedback"):
         rollout_frames(gru, seeds, 2, F, feedback="stiched")
