@@ -68,17 +68,25 @@ def main(argv=None) -> list[Path]:
 
     gen, data = experiment.generate, experiment.data
     hop = config_lib.frame_hop(data)
-    method = resolve_method(args.stitch or gen.stitch, data.frame_length, hop)
+    try:
+        method = resolve_method(args.stitch or gen.stitch, data.frame_length, hop)
+    except KeyError as err:
+        sys.exit(f"error: --stitch: {err.args[0]}")
     seconds = gen.seconds if args.seconds is None else args.seconds
+    if seconds <= 0 or (args.count is not None and args.count < 1):
+        sys.exit("error: --seconds must be > 0 and --count >= 1")
     total = frames_needed(method, max(1, round(seconds * data.sample_rate)), data.frame_length, hop, gen.crossfade_length)
     chunk = max(1, -(-total // PROGRESS_UPDATES))
     bar = keras.utils.Progbar(total, unit_name="frame")
     print(f"generating from {info['path']} (epoch {info['epoch']}, step {info['step']})")
-    paths = generate_for_run(
-        run_dir, experiment, generator, checkpoint_info=info, out_dir=args.out, seconds=args.seconds,
-        count=args.count, stitch=args.stitch, seed_from=args.seed_from,
-        progress=lambda done, _total: bar.update(done), chunk_frames=chunk,
-    )
+    try:
+        paths = generate_for_run(
+            run_dir, experiment, generator, checkpoint_info=info, out_dir=args.out, seconds=args.seconds,
+            count=args.count, stitch=args.stitch, seed_from=args.seed_from,
+            progress=lambda done, _total: bar.update(done), chunk_frames=chunk,
+        )
+    except (ValueError, KeyError, FileNotFoundError) as err:  # bad options or seed: say how to fix, no traceback
+        sys.exit(f"error: {err}")
     for path in paths:
         print(path)
     return paths

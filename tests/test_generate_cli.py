@@ -69,9 +69,17 @@ def test_cli_from_a_file_with_every_option(run_dir, tmp_path, capsys):
     assert not (run_dir / "samples").exists()
 
 
-def test_cli_rejects_a_missing_checkpoint(run_dir):
+def test_cli_rejects_bad_requests_with_a_message(run_dir, tmp_path):
     with pytest.raises(SystemExit, match="available: best, last, 1, 2"):
         main([str(run_dir), "--checkpoint", "7"])
+    with pytest.raises(SystemExit, match="overlap_add"):
+        main([str(run_dir), "--stitch", "overlap"])
+    with pytest.raises(SystemExit, match="--seconds"):
+        main([str(run_dir), "--seconds", "0"])
+    with pytest.raises(SystemExit, match="train"):
+        main([str(run_dir), "--seed-from", "train"])
+    with pytest.raises(SystemExit, match="not a run folder"):
+        main([str(tmp_path)])
 
 
 def test_cli_subprocess_seeds_from_the_test_split(run_dir):
