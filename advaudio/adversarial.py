@@ -24,12 +24,37 @@ def _sum_of_means(fn, logits: list):
     return ops.sum(ops.stack([ops.mean(fn(x)) for x in logits]))
 
 
+# Per-element sides of each game (named functions: AutoGraph cannot convert look-alike lambdas).
+def _shifted_square(x):
+    return ops.square(x - 1.0)
+
+
+def _hinge_real(x):
+    return ops.relu(1.0 - x)
+
+
+def _hinge_fake(x):
+    return ops.relu(1.0 + x)
+
+
+def _softplus_negated(x):
+    return ops.softplus(-x)
+
+
+def _negated(x):
+    return -x
+
+
+def _identity(x):
+    return x
+
+
 # -------------------------------------------------------------- least squares (LSGAN)
 
 
 def least_squares_real(logits):
     """sum_k mean((D_k(x) - 1)^2): the real side of D's loss (Mao et al., 2017)."""
-    return _sum_of_means(lambda x: ops.square(x - 1.0), logits)
+    return _sum_of_means(_shifted_square, logits)
 
 
 def least_squares_fake(logits):
@@ -47,17 +72,17 @@ def least_squares_generator(logits):
 
 def hinge_real(logits):
     """sum_k mean(max(0, 1 - D_k(x))) (Lim & Ye, 2017; Miyato et al., 2018)."""
-    return _sum_of_means(lambda x: ops.relu(1.0 - x), logits)
+    return _sum_of_means(_hinge_real, logits)
 
 
 def hinge_fake(logits):
     """sum_k mean(max(0, 1 + D_k(x)))."""
-    return _sum_of_means(lambda x: ops.relu(1.0 + x), logits)
+    return _sum_of_means(_hinge_fake, logits)
 
 
 def hinge_generator(logits):
     """-sum_k mean(D_k(G(z)))."""
-    return -_sum_of_means(lambda x: x, logits)
+    return _sum_of_means(_negated, logits)
 
 
 # -------------------------------------------------------------- non-saturating (original GAN)
@@ -65,7 +90,7 @@ def hinge_generator(logits):
 
 def non_saturating_real(logits):
     """sum_k mean(softplus(-D_k(x))) = -log sigmoid(D(x)) (Goodfellow et al., 2014)."""
-    return _sum_of_means(lambda x: ops.softplus(-x), logits)
+    return _sum_of_means(_softplus_negated, logits)
 
 
 def non_saturating_fake(logits):
@@ -83,12 +108,12 @@ def non_saturating_generator(logits):
 
 def wasserstein_real(logits):
     """-sum_k mean(D_k(x)): the critic raises its score of real audio (Arjovsky et al., 2017)."""
-    return -_sum_of_means(lambda x: x, logits)
+    return _sum_of_means(_negated, logits)
 
 
 def wasserstein_fake(logits):
     """sum_k mean(D_k(x)): and lowers its score of generated audio."""
-    return _sum_of_means(lambda x: x, logits)
+    return _sum_of_means(_identity, logits)
 
 
 def wasserstein_generator(logits):
@@ -207,25 +232,16 @@ class AdversarialLoss:
         return f"AdversarialLoss({self.name!r})"
 
 
-def _identity(x):
-    return x
-
-
 ADVERSARIAL_LOSSES.register(
-    "least_squares",
-    lambda: AdversarialLoss("least_squares", lambda x: ops.square(x - 1.0), ops.square, lambda x: ops.square(x - 1.0)),
+    "least_squares", lambda: AdversarialLoss("least_squares", _shifted_square, ops.square, _shifted_square)
 )
+ADVERSARIAL_LOSSES.register("hinge", lambda: AdversarialLoss("hinge", _hinge_real, _hinge_fake, _negated))
 ADVERSARIAL_LOSSES.register(
-    "hinge",
-    lambda: AdversarialLoss("hinge", lambda x: ops.relu(1.0 - x), lambda x: ops.relu(1.0 + x), lambda x: -x),
-)
-ADVERSARIAL_LOSSES.register(
-    "non_saturating",
-    lambda: AdversarialLoss("non_saturating", lambda x: ops.softplus(-x), ops.softplus, lambda x: ops.softplus(-x)),
+    "non_saturating", lambda: AdversarialLoss("non_saturating", _softplus_negated, ops.softplus, _softplus_negated)
 )
 ADVERSARIAL_LOSSES.register(
     "wasserstein_gp",
-    lambda: AdversarialLoss("wasserstein_gp", lambda x: -x, _identity, lambda x: -x, gradient_penalty=True),
+    lambda: AdversarialLoss("wasserstein_gp", _negated, _identity, _negated, gradient_penalty=True),
 )
 
 

@@ -81,6 +81,9 @@ class Adversarial:
     d_beta_1: float = 0.5
     d_beta_2: float = 0.9
     d_clipnorm: float = 10.0
+    # D examples per source per step (per replica), drawn at random from the batch's frames or
+    # runs of stitched frames; None: all of them. Bounds D's cost (benchmarks/objectives.py).
+    d_examples: int | None = None
 
 
 @dataclass

@@ -296,7 +296,10 @@ class ScaleDiscriminator(keras.layers.Layer):
             channels grow by the same factor.
         kernel_size: kernel of the downsampling convolutions
             (`stride * 10 + 1`, MelGAN's 41 for stride 4, when None).
-        groups: groups of the downsampling convolutions (capped by channels).
+        groups: groups of the downsampling convolutions (reduced until it
+            divides the channels). MelGAN uses 4; TensorFlow has no grouped
+            convolution kernel for the CPU (its XLA fallback is ~25x slower), so
+            the default is 1.
         negative_slope: leaky-ReLU slope.
         norm: "none", "weight" or "spectral".
         **kwargs: forwarded to `keras.layers.Layer`.
@@ -311,7 +314,7 @@ class ScaleDiscriminator(keras.layers.Layer):
         max_channels: int = 256,
         downsample_factors=(4, 4, 4),
         kernel_size: int | None = None,
-        groups: int = 4,
+        groups: int = 1,
         negative_slope: float = 0.2,
         norm: str = "none",
         **kwargs,

@@ -1,0 +1,382 @@
+"""The denoising GAN: a discriminator learns to tell real audio from the generator's output and from noise.
+
+The generator minimises a weighted sum of reconstruction terms (`rec/*`,
+`spec/*`), the adversarial term `adv/gen` and feature matching `adv/feat`; the
+discriminator is trained on real audio, generated audio and noise negatives.
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from advaudio import adversarial
+from advaudio import config as config_lib
+from advaudio.discriminators import build_discriminator
+from advaudio.objectives.base import (
+    FrameTrainer,
+    LossContext,
+    reduce_and_clip,
+    regime_segment_frames,
+    replicas_in_sync,
+)
+from advaudio.registry import OBJECTIVES
+from advaudio.stitching import resolve_method, stitch, stitched_length
+
+INPUTS = ("frames", "stitched")
+NOISE_SEED_SALT = 7919  # keeps the noise stream apart from the base trainer's sampling streams
+SEED_STEP_STRIDE = 1024  # step * stride + replica: distinct per step and per replica (< 1024 replicas)
+
+
+def discriminator_input_length(experiment: config_lib.Experiment) -> int:
+    """Samples per discriminator example: one frame, or `stitched_frames` frames stitched."""
+    adv, data, generate = experiment.objective.adversarial, experiment.data, experiment.generate
+    if adv.input == "frames":
+        return data.frame_length
+    hop = config_lib.frame_hop(data)
+    method = resolve_method(generate.stitch, data.frame_length, hop)
+    if method == "crossfade" and not 0 <= generate.crossfade_length <= data.frame_length // 2:
+        raise ValueError(
+            f"generate.crossfade_length must be between 0 and data.frame_length // 2 = {data.frame_length // 2} "
+            f"to stitch the discriminator's input, got {generate.crossfade_length}"
+        )
+    return stitched_length(method, adv.stitched_frames, data.frame_length, hop, generate.crossfade_length)
+
+
+def check_adversarial_config(experiment: config_lib.Experiment) -> None:
+    """Raises ValueError (saying how to fix it) for an inconsistent `objective.adversarial`."""
+    adv = experiment.objective.adversarial
+    if adv.input not in INPUTS:
+        raise ValueError(f"objective.adversarial.input must be one of {INPUTS}, got {adv.input!r}")
+    segment = regime_segment_frames(experiment)
+    if adv.input == "stitched" and not 1 <= adv.stitched_frames <= segment:
+        raise ValueError(
+            f"objective.adversarial.stitched_frames must be between 1 and the {segment} frames the loss "
+            f"sees per example, got {adv.stitched_frames}"
+        )
+    shares = {name: getattr(adv, f"{name}_share") for name in ("real", "fake", "noisy", "noise")}
+    if any(share < 0 for share in shares.values()):
+        raise ValueError(f"objective.adversarial shares must be >= 0, got {shares}")
+    if shares["real"] == 0 or shares["fake"] + shares["noisy"] + shares["noise"] == 0:
+        raise ValueError(
+            "objective.adversarial needs real_share > 0 and at least one negative source "
+            f"(fake_share, noisy_share or noise_share > 0), got {shares}"
+        )
+    low, high = adv.snr_db
+    if low > high:
+        raise ValueError(f"objective.adversarial.snr_db must be (low, high) with low <= high, got {adv.snr_db}")
+    if adv.d_examples is not None and adv.d_examples < 1:
+        raise ValueError(f"objective.adversarial.d_examples must be >= 1 or None, got {adv.d_examples}")
+    if adv.d_steps < 1:
+        raise ValueError(f"objective.adversarial.d_steps must be >= 1, got {adv.d_steps}")
+    if adv.loss == "wasserstein_gp" and adv.gradient_penalty <= 0:
+        raise ValueError("objective.adversarial.loss='wasserstein_gp' needs gradient_penalty > 0")
+    if not any(name in experiment.objective.loss_weights for name in GanDenoiseTrainer.adversarial_terms):
+        raise ValueError(
+            "objective 'gan_denoise' needs 'adv/gen' or 'adv/feat' in objective.loss_weights, got "
+            f"{sorted(experiment.objective.loss_weights)}"
+        )
+
+
+def _split(tensor, sizes):
+    return tf.split(tensor, sizes, axis=0)
+
+
+def _split_outputs(outputs, sizes):
+    """Splits every feature map of a discriminator output along the batch into `len(sizes)` outputs."""
+    parts = [[[None] * len(sub) for sub in outputs] for _ in sizes]
+    for k, sub in enumerate(outputs):
+        for layer, feature in enumerate(sub):
+            for part, piece in zip(parts, _split(feature, sizes)):
+                part[k][layer] = piece
+    return parts
+
+
+class GanDenoiseTrainer(FrameTrainer):
+    """A FrameGRU generator against a discriminator that also learns to reject noise.
+
+    Args:
+        generator: the `FrameGRU`.
+        experiment: the resolved config; `objective.adversarial` configures D.
+        **kwargs: forwarded to `keras.Model`.
+
+    Shapes:
+        data: `(inputs, targets)`, each `[batch, steps, frame_length]`.
+        D sees `[examples, input_length, 1]`: every frame (input "frames"), or
+        every run of `stitched_frames` consecutive frames stitched with the
+        experiment's stitching method (input "stitched", so seams are judged);
+        `d_examples` of them per step, at random (the same for real and fake).
+
+    One train_step:
+      1. The generator predicts frames under the training regime.
+      2. `d_steps` discriminator updates on real (targets), fake (the
+         predictions, held fixed), noisy (real + Gaussian noise at an SNR drawn
+         uniformly in `snr_db` per example) and noise (Gaussian noise with each
+         real example's RMS). D's loss is
+             real_share * real_side(D(real))
+             + sum_s share_s * fake_side(D(s)) / sum_s share_s,  s in {fake, noisy, noise}
+             (+ gradient_penalty * GP(real, fake) for wasserstein_gp)
+         so noise negatives change what "not real" means without changing the
+         balance between the real and the negative side; a zero share drops
+         the source (no noise shares: a plain GAN).
+      3. One generator update on the weighted sum of the configured terms,
+         `adv/gen` and `adv/feat` computed with the updated D.
+    Until `d_start_step` generator updates have been made, D is off: its
+    forward and backward passes are skipped (`tf.cond`), its optimiser gets
+    zero gradients (which leave Adam's moments at zero and the weights
+    unchanged exactly) and its step count is rolled back, and adv/* and d/*
+    read 0. The gradients are all-reduced and applied outside the `tf.cond`
+    because MirroredStrategy cannot synchronise inside control flow.
+
+    Returned values (each a scalar): "loss" (generator total), every
+    generator term, "d/loss", "d/gp" (wasserstein_gp), "d/acc_real",
+    "d/acc_fake", "d/acc_noisy", "d/acc_noise" (sources with a share),
+    "d/win", "grad_norm/gen", "grad_norm/disc" (before clipping; D's averaged
+    over its steps, as are the d/* values).
+
+    D's winning chance "d/win" = 0.5 * (mean p(real) on real + mean (1 - p(real))
+    on generated audio), where p(real) is D's belief (`AdversarialLoss.
+    probability_real`, per example averaged over positions and
+    sub-discriminators): the probability D assigns to the right answer on a
+    real/generated pair, 0.5 at the GAN's equilibrium, 1 when D wins outright.
+
+    Noise is stateless, seeded by (train.seed, generator step, D step,
+    replica): reproducible across a resume and independent per replica.
+    """
+
+    adversarial_terms = ("adv/gen", "adv/feat")
+
+    def __init__(self, generator, experiment: config_lib.Experiment, **kwargs):
+        check_adversarial_config(experiment)
+        super().__init__(generator, experiment, **kwargs)
+        adv = experiment.objective.adversarial
+        self.adversarial_loss = adversarial.get(adv.loss)
+        self.input_length = discriminator_input_length(experiment)
+        self.discriminator = build_discriminator(adv.discriminator, self.input_length, **adv.discriminator_params)
+        self.discriminator_optimizer = keras.optimizers.Adam(
+            learning_rate=adv.d_learning_rate, beta_1=adv.d_beta_1, beta_2=adv.d_beta_2
+        )
+        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+        self.negative_shares = {
+            name: getattr(adv, f"{name}_share")
+            for name in ("fake", "noisy", "noise")
+            if getattr(adv, f"{name}_share") > 0 or name == "fake"  # fake is always scored (acc, win)
+        }
+
+    def optimizers(self) -> dict:
+        return {**super().optimizers(), "discriminator": self.discriminator_optimizer}
+
+    def networks(self) -> dict:
+        return {**super().networks(), "discriminator": self.discriminator}
+
+    # ------------------------------------------------------------------ D's inputs
+
+    def discriminator_examples(self, frames):
+        """`[batch, steps, frame_length]` -> D examples `[examples, input_length, 1]`.
+
+        "frames": every frame; "stitched": runs of `stitched_frames` consecutive
+        frames (the last incomplete run dropped), stitched.
+        """
+        frames = tf.convert_to_tensor(frames)
+        adv, data, generate = self.experiment.objective.adversarial, self.experiment.data, self.experiment.generate
+        frame_length = frames.shape[-1]
+        if adv.input == "frames":
+            return tf.reshape(frames, (-1, frame_length, 1))
+        runs = frames.shape[1] // adv.stitched_frames
+        grouped = tf.reshape(frames[:, : runs * adv.stitched_frames], (-1, adv.stitched_frames, frame_length))
+        audio = stitch(
+            grouped,
+            generate.stitch,
+            config_lib.frame_hop(data),
+            window=generate.window,
+            crossfade_length=generate.crossfade_length,
+        )
+        return tf.reshape(audio, (-1, self.input_length, 1))
+
+    def _noise_seed(self, d_step: int):
+        context = tf.distribute.get_replica_context()
+        replica = 0 if context is None else context.replica_id_in_sync_group
+        base = tf.constant(self.experiment.train.seed + NOISE_SEED_SALT + d_step, tf.int64)
+        step = tf.cast(self.step_counter, tf.int64) * SEED_STEP_STRIDE + tf.cast(replica, tf.int64)
+        return tf.stack([base, step])
+
+    def noise_negatives(self, real, d_step: int) -> dict:
+        """{"noisy": real + noise at a random SNR, "noise": loudness-matched noise}, for sources with a share.
+
+        noisy = real + n * rms(real) / 10^(snr / 20),  snr ~ U(snr_db) per example
+        noise = n * rms(real),  n ~ N(0, 1)
+        """
+        adv = self.experiment.objective.adversarial
+        seed = self._noise_seed(d_step)
+        shape = tf.shape(real)
+        rms = tf.sqrt(tf.reduce_mean(tf.square(real), axis=[1, 2], keepdims=True))
+        negatives = {}
+        if "noisy" in self.negative_shares:
+            unit = tf.random.stateless_normal(shape, seed=seed + [0, 1], dtype=real.dtype)
+            snr = tf.random.stateless_uniform(
+                [shape[0], 1, 1], seed=seed + [0, 2], minval=adv.snr_db[0], maxval=adv.snr_db[1], dtype=real.dtype
+            )
+            negatives["noisy"] = real + unit * rms * tf.pow(10.0, -snr / 20.0)
+        if "noise" in self.negative_shares:
+            unit = tf.random.stateless_normal(shape, seed=seed + [0, 3], dtype=real.dtype)
+            negatives["noise"] = unit * rms
+        return negatives
+
+    # ------------------------------------------------------------------ D's loss and statistics
+
+    def _example_probability(self, outputs):
+        """D's belief that each example is real `[examples]` (averaged over positions and sub-discriminators)."""
+        per_sub = [
+            tf.reduce_mean(tf.reshape(self.adversarial_loss.probability_real(sub[-1]), (tf.shape(sub[-1])[0], -1)), 1)
+            for sub in outputs
+        ]
+        return tf.reduce_mean(tf.stack(per_sub), axis=0)
+
+    def discriminator_loss(self, real, fake, d_step: int):
+        """(D's loss, statistics) on one batch of real and (fixed) fake examples `[examples, samples, 1]`."""
+        adv = self.experiment.objective.adversarial
+        sources = {"real": real, "fake": fake, **self.noise_negatives(real, d_step)}
+        names = list(sources)
+        sizes = [tf.shape(sources[n])[0] for n in names]
+        outputs = self.discriminator(tf.concat([sources[n] for n in names], axis=0), training=True)
+        by_source = dict(zip(names, _split_outputs(outputs, sizes)))
+        game = self.adversarial_loss
+        negatives = sum(self.negative_shares.values())
+        loss = adv.real_share * game.real(adversarial.logits_of(by_source["real"]))
+        for name, share in self.negative_shares.items():
+            if share > 0:
+                loss += share / negatives * game.fake(adversarial.logits_of(by_source[name]))
+        stats = {}
+        if game.gradient_penalty:
+            epsilon = tf.random.stateless_uniform(
+                [tf.shape(real)[0], 1, 1], seed=self._noise_seed(d_step) + [0, 4], dtype=real.dtype
+            )
+            penalty = adversarial.gradient_penalty(self.discriminator, real, fake, epsilon)
+            loss += adv.gradient_penalty * penalty
+            stats["d/gp"] = penalty
+        probability = {name: self._example_probability(out) for name, out in by_source.items()}
+        stats["d/acc_real"] = tf.reduce_mean(tf.cast(probability["real"] > 0.5, tf.float32))
+        for name in self.negative_shares:
+            stats[f"d/acc_{name}"] = tf.reduce_mean(tf.cast(probability[name] < 0.5, tf.float32))
+        stats["d/win"] = 0.5 * (tf.reduce_mean(probability["real"]) + tf.reduce_mean(1.0 - probability["fake"]))
+        return loss, stats
+
+    def discriminator_steps(self, real, fake, active):
+        """`d_steps` D updates while `active`; returns the d/* values and "grad_norm/disc" (means over steps)."""
+        adv = self.experiment.objective.adversarial
+        variables = self.discriminator.trainable_variables
+        optimizer = self.discriminator_optimizer
+        totals = None
+        for d_step in range(adv.d_steps):
+
+            def on(d_step=d_step):
+                with tf.GradientTape() as tape:
+                    loss, stats = self.discriminator_loss(real, fake, d_step)
+                    scaled = loss / replicas_in_sync()
+                return tape.gradient(scaled, variables), {"d/loss": loss, **stats}
+
+            def off():
+                return [tf.zeros_like(v) for v in variables], {k: tf.zeros(()) for k in self._stat_keys()}
+
+            grads, stats = tf.cond(active, on, off)
+            grads, norm = reduce_and_clip(grads, adv.d_clipnorm)
+            optimizer.apply(grads, variables)
+            # A step with D off must not count: Adam's bias correction starts at D's first real step.
+            optimizer.iterations.assign_sub(1 - tf.cast(active, optimizer.iterations.dtype))
+            stats["grad_norm/disc"] = norm
+            totals = stats if totals is None else {k: totals[k] + v for k, v in stats.items()}
+        return {k: v / adv.d_steps for k, v in totals.items()}
+
+    def _stat_keys(self) -> list:
+        keys = ["d/loss"]
+        if self.adversarial_loss.gradient_penalty:
+            keys.append("d/gp")
+        keys.append("d/acc_real")
+        keys += [f"d/acc_{name}" for name in self.negative_shares]
+        keys.append("d/win")
+        return keys
+
+    # ------------------------------------------------------------------ the generator's adversarial terms
+
+    def adversarial_losses(self, real, fake, active) -> dict:
+        """{"adv/gen", "adv/feat"} (those weighted in the config) with D's current weights; 0 while D is off."""
+        weights = self.experiment.objective.loss_weights
+        names = [name for name in self.adversarial_terms if name in weights]
+
+        def on():
+            batch = tf.shape(fake)[0]
+            outputs = self.discriminator(tf.concat([real, fake], axis=0), training=False)
+            real_out, fake_out = _split_outputs(outputs, [batch, batch])
+            values = {}
+            if "adv/gen" in names:
+                values["adv/gen"] = self.adversarial_loss.generator(adversarial.logits_of(fake_out))
+            if "adv/feat" in names:
+                values["adv/feat"] = adversarial.feature_matching(real_out, fake_out)
+            return values
+
+        return tf.cond(active, on, lambda: {name: tf.zeros(()) for name in names})
+
+    def discriminator_active(self):
+        return self.step_counter >= self.experiment.objective.adversarial.d_start_step
+
+    def select_examples(self, real, fake):
+        """The same `d_examples` random examples of real and fake (all when d_examples is None)."""
+        count = self.experiment.objective.adversarial.d_examples
+        if count is None:
+            return real, fake
+        scores = tf.random.stateless_uniform(tf.shape(real)[:1], seed=self._noise_seed(0) + [0, 5])
+        chosen = tf.argsort(scores)[:count]
+        return tf.gather(real, chosen), tf.gather(fake, chosen)
+
+    def train_step(self, data):
+        inputs, targets = data
+        active = self.discriminator_active()
+        with tf.GradientTape() as tape:
+            preds, targets = self.regime_frames(inputs, targets, training=True)
+            values = self.reconstruction_losses(LossContext(preds, targets, self.experiment))
+            real, fake = self.select_examples(
+                self.discriminator_examples(targets), self.discriminator_examples(preds)
+            )
+            with tape.stop_recording():
+                d_logs = self.discriminator_steps(real, tf.stop_gradient(fake), active)
+            values.update(self.adversarial_losses(real, fake, active))
+            loss = self.weighted_total(values)
+            scaled = loss / replicas_in_sync()
+        variables = self.generator.trainable_variables
+        grads, norm = reduce_and_clip(tape.gradient(scaled, variables), self.experiment.train.clipnorm)
+        self.generator_optimizer.apply(grads, variables)
+        return {"loss": loss, **values, **d_logs, "grad_norm/gen": norm}
+
+    def test_step(self, data):
+        """Teacher-forced validation.
+
+        "loss" is the weighted total of the reconstruction terms only: the
+        adversarial terms measure against a discriminator that keeps moving,
+        so only the reconstruction part compares across epochs (it picks the
+        best checkpoint). adv/gen, adv/feat, d/acc_real and d/acc_fake are
+        reported alongside, from D's current weights.
+        """
+        inputs, targets = data
+        preds = self.generator(inputs, training=False)
+        values = self.reconstruction_losses(LossContext(preds, targets, self.experiment))
+        logs = {"loss": self.weighted_total(values) if values else tf.zeros(()), **values}
+        real = self.discriminator_examples(targets)
+        fake = self.discriminator_examples(preds)
+        batch = tf.shape(real)[0]
+        outputs = self.discriminator(tf.concat([real, fake], axis=0), training=False)
+        real_out, fake_out = _split_outputs(outputs, [batch, batch])
+        weights = self.experiment.objective.loss_weights
+        if "adv/gen" in weights:
+            logs["adv/gen"] = self.adversarial_loss.generator(adversarial.logits_of(fake_out))
+        if "adv/feat" in weights:
+            logs["adv/feat"] = adversarial.feature_matching(real_out, fake_out)
+        logs["d/acc_real"] = tf.reduce_mean(tf.cast(self._example_probability(real_out) > 0.5, tf.float32))
+        logs["d/acc_fake"] = tf.reduce_mean(tf.cast(self._example_probability(fake_out) < 0.5, tf.float32))
+        return logs
+
+
+@OBJECTIVES.register("gan_denoise")
+def build_gan_denoise(generator, experiment, **params) -> GanDenoiseTrainer:
+    """The denoising GAN; D and its training are configured in `objective.adversarial`."""
+    if params:
+        raise TypeError(f"objective 'gan_denoise' takes no objective.params, got {sorted(params)}")
+    return GanDenoiseTrainer(generator, experiment, name="gan_denoise_trainer")
