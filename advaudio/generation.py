@@ -87,6 +87,8 @@ class Rollout:
         self._warm_up = tf.function(self._warm_up_fn)
         self._noise = tf.function(self._draw_noise)
         self._fold = tf.function(self._fold_fn)
+        self._fingerprint = tf.function(self._fingerprint_fn)
+        self._folded = None  # (fingerprint of the weights, folded weights)
         self._loops: dict[bool, Callable] = {}
 
     @property
@@ -173,9 +175,26 @@ class Rollout:
         folded_bias = tf.linalg.matvec(kernel, g.head.bias, transpose_a=True)  # [gates * units]
         return folded_kernel, folded_bias
 
+    def _fingerprint_fn(self):
+        g = self.generator
+        sums = []
+        for tensor in (g.head.kernel, g.head.bias, g.recurrent_layers[0].cell.kernel):
+            flat = tf.reshape(tensor, [-1])
+            position = tf.cast(tf.range(tf.size(flat)) % 127, flat.dtype)  # so permutations count too
+            sums += [tf.reduce_sum(flat), tf.reduce_sum(flat * flat), tf.reduce_sum(flat * position)]
+        return tf.stack(sums)
+
     def fold(self):
-        """The folded weights for `run` (recompute after the weights change)."""
-        return self._fold()
+        """The folded weights for `run`, recomputed when the weights change.
+
+        Weights are recognised by plain, squared and position-weighted sums of
+        the three folded tensors (one pass over them, far cheaper than the
+        fold's matrix product), so training or loading new weights refolds.
+        """
+        fingerprint = self._fingerprint().numpy()
+        if self._folded is None or not np.array_equal(fingerprint, self._folded[0]):
+            self._folded = (fingerprint, self._fold())
+        return self._folded[1]
 
     def _folded_loop_fn(self, steps, pred, states, num, den, step, noise, folded):
         """The same rollout with the head folded into the first cell's input kernel.

@@ -134,6 +134,17 @@ def test_chunks_continue_seamlessly(gru, seeds, feedback, dither, hop, fold):
     np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-6)
 
 
+def test_folded_weights_follow_weight_changes(seeds):
+    model = tiny_model(units=4, layers=1)
+    before = rollout_frames(model, seeds, 5, F, feedback="raw", fold=True)
+    np.testing.assert_allclose(before, keras_reference(model, seeds, 5), rtol=1e-4, atol=1e-5)
+    head = model.head.kernel
+    head.assign(head.numpy()[:, ::-1])  # same values, permuted: must still refold
+    after = rollout_frames(model, seeds, 5, F, feedback="raw", fold=True)
+    np.testing.assert_allclose(after, keras_reference(model, seeds, 5), rtol=1e-4, atol=1e-5)
+    assert np.abs(after - before).max() > 1e-3
+
+
 def test_cached_rollouts_do_not_keep_models_alive(seeds):
     import gc
     import weakref
