@@ -267,7 +267,7 @@ class Rollout:
         if self.jit_compile:
             try:
                 out = self._loop(True, folded is not None)(*args)
-            except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.InternalError) as err:
+            except tf.errors.OpError as err:  # XLA missing or unable to compile an op; a real error repeats below
                 log.warning("XLA compilation of the generation loop failed (%s); using plain graph mode",
                             str(err).splitlines()[0])
                 self.jit_compile = False
@@ -389,7 +389,10 @@ def generate(generator, seed_frames, num_samples: int | None = None, num_frames:
         progress: called as progress(frames_done, frames_total).
     Returns:
         `[batch, num_samples]` float32; sample 0 is the first predicted sample
-        (the first sample of the prediction that follows the seed).
+        (the first sample of the prediction that follows the seed). The seed
+        is never mixed into the output: with overlapping frames, the first
+        `frame_length - frame_hop` samples come from the first prediction alone
+        (the "stitched" feedback does blend the seed into what it feeds back).
     """
     frame_length = int(generator.frame_length)
     hop = frame_length if frame_hop is None else int(frame_hop)
