@@ -157,6 +157,26 @@ def test_cached_rollouts_do_not_keep_models_alive(seeds):
     assert ref() is None
 
 
+def test_falls_back_to_graph_mode_when_xla_fails(seeds, monkeypatch, caplog):
+    model = tiny_model(units=4, layers=1, seed=3)
+    roll = generation.get_rollout(model, F, "raw")
+    plain_loop = roll._loop
+
+    def failing_xla(jit, folded):
+        if not jit:
+            return plain_loop(jit, folded)
+
+        def fail(*_):
+            raise tf.errors.UnimplementedError(None, None, "no XLA kernel for this op")
+
+        return fail
+
+    monkeypatch.setattr(roll, "_loop", failing_xla)
+    got = rollout_frames(model, seeds, 4, F, feedback="raw")
+    assert not roll.jit_compile and "XLA compilation of the generation loop failed" in caplog.text
+    np.testing.assert_allclose(got, keras_reference(model, seeds, 4), rtol=1e-4, atol=1e-5)
+
+
 def test_rollout_rejects_bad_options(gru, seeds):
     with pytest.raises(ValueError, match="feedback"):
         rollout_frames(gru, seeds, 2, F, feedback="stiched")
