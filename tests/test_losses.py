@@ -223,3 +223,13 @@ def test_unknown_lengths_at_trace_time_give_the_same_value():
     dynamic = tf.function(lambda t, p: losses.multi_resolution_stft_components(t, p, **res), input_signature=[spec, spec])
     got = {k: float(v) for k, v in dynamic(a, b).items()}
     assert got == pytest.approx(components(a, b, components=("sc", "logmag"), **res), rel=1e-6)
+
+
+@settings(max_examples=20, deadline=None)
+@given(frame_length=st.integers(1, 40), hop_length=st.integers(1, 40), num_frames=st.integers(1, 6), batch=st.integers(1, 3))
+def test_frame_by_blocks_equals_tf_signal_frame(frame_length, hop_length, num_frames, batch):
+    samples = (num_frames - 1) * hop_length + frame_length
+    signal = tf.reshape(tf.range(batch * samples, dtype=tf.float32), [batch, samples])
+    expected = tf.signal.frame(signal, frame_length, hop_length).numpy()
+    got = losses.frame_by_blocks(signal, frame_length, hop_length, num_frames).numpy()
+    np.testing.assert_array_equal(got, expected)
