@@ -89,6 +89,7 @@ class Rollout:
         self._fold = tf.function(self._fold_fn)
         self._fingerprint = tf.function(self._fingerprint_fn)
         self._folded = None  # (fingerprint of the weights, folded weights)
+        self._probes = None  # fixed random vectors of the fingerprint
         self._loops: dict[bool, Callable] = {}
 
     @property
@@ -175,23 +176,30 @@ class Rollout:
         folded_bias = tf.linalg.matvec(kernel, g.head.bias, transpose_a=True)  # [gates * units]
         return folded_kernel, folded_bias
 
-    def _fingerprint_fn(self):
+    def _fold_sources(self):
         g = self.generator
+        return (g.head.kernel, g.head.bias, g.recurrent_layers[0].cell.kernel)
+
+    def _fingerprint_fn(self, probes):
+        """`probe_rows @ tensor @ probe_cols` for each folded tensor: one read of each."""
         sums = []
-        for tensor in (g.head.kernel, g.head.bias, g.recurrent_layers[0].cell.kernel):
-            flat = tf.reshape(tensor, [-1])
-            position = tf.cast(tf.range(tf.size(flat)) % 127, flat.dtype)  # so permutations count too
-            sums += [tf.reduce_sum(flat), tf.reduce_sum(flat * flat), tf.reduce_sum(flat * position)]
+        for tensor, (rows, cols) in zip(self._fold_sources(), probes):
+            matrix = tf.reshape(tensor, [rows.shape[0], cols.shape[0]])
+            sums.append(tf.tensordot(rows, tf.linalg.matvec(matrix, cols), 1))
         return tf.stack(sums)
 
     def fold(self):
         """The folded weights for `run`, recomputed when the weights change.
 
-        Weights are recognised by plain, squared and position-weighted sums of
-        the three folded tensors (one pass over them, far cheaper than the
-        fold's matrix product), so training or loading new weights refolds.
+        Weights are recognised by random projections of the three folded
+        tensors (one read of each, far cheaper than the fold's matrix
+        product), so training or loading new weights refolds.
         """
-        fingerprint = self._fingerprint().numpy()
+        if self._probes is None:
+            rng = np.random.default_rng(0)
+            shapes = [(t.shape[0], int(np.prod(t.shape[1:]))) for t in self._fold_sources()]
+            self._probes = [tuple(tf.constant(rng.normal(size=n).astype(np.float32)) for n in shape) for shape in shapes]
+        fingerprint = self._fingerprint(self._probes).numpy()
         if self._folded is None or not np.array_equal(fingerprint, self._folded[0]):
             self._folded = (fingerprint, self._fold())
         return self._folded[1]
