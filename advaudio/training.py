@@ -132,14 +132,18 @@ class Loop:
         self.trainer = trainer
         self.strategy = strategy
 
+        # XLA compiles the step itself; the iterator and the cross-replica reduction stay outside it.
+        train_step = tf.function(trainer.train_step, jit_compile=True) if jit_compile else trainer.train_step
+        test_step = tf.function(trainer.test_step, jit_compile=True) if jit_compile else trainer.test_step
+
         def train_fn(iterator):
-            return _reduce(strategy, strategy.run(trainer.train_step, args=(next(iterator),)))
+            return _reduce(strategy, strategy.run(train_step, args=(next(iterator),)))
 
         def test_fn(batch):
-            return _reduce(strategy, strategy.run(trainer.test_step, args=(batch,)))
+            return _reduce(strategy, strategy.run(test_step, args=(batch,)))
 
-        self.train_fn = tf.function(train_fn, jit_compile=jit_compile or None, reduce_retracing=True)
-        self.test_fn = tf.function(test_fn, jit_compile=jit_compile or None, reduce_retracing=True)
+        self.train_fn = tf.function(train_fn, reduce_retracing=True)
+        self.test_fn = tf.function(test_fn, reduce_retracing=True)
 
     def distribute(self, dataset):
         return self.strategy.experimental_distribute_dataset(dataset)
