@@ -6,29 +6,10 @@ Run: python -m advaudio.generate RUN_DIR [--seconds 30] [--count 4] [--stitch ov
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 PROGRESS_UPDATES = 20  # compiled chunks per run, i.e. progress-bar updates
-# XLA's older CPU runtime compiles the whole generation loop into one function; the default
-# "thunk" runtime dispatches every small op of every step separately, which made frames of
-# 400 about 1.5x slower on 2 CPU cores (benchmarks/generation.py).
-XLA_CPU_FLAG = "--xla_cpu_use_thunk_runtime=false"
-
-
-def prefer_whole_loop_xla() -> bool:
-    """Adds XLA_CPU_FLAG to XLA_FLAGS; only works before TensorFlow is imported.
-
-    Returns whether the flag is in effect (False if TensorFlow was already
-    imported or the user set the flag otherwise).
-    """
-    if "tensorflow" in sys.modules:
-        return XLA_CPU_FLAG in os.environ.get("XLA_FLAGS", "")
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_cpu_use_thunk_runtime" not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} {XLA_CPU_FLAG}".strip()
-    return XLA_CPU_FLAG in os.environ["XLA_FLAGS"]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -48,7 +29,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> list[Path]:
     args = parse_args(argv)
-    prefer_whole_loop_xla()
     # Heavy imports after argument parsing so --help is instant.
     import keras
 

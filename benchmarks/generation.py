@@ -19,11 +19,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # a CPU benchmark
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from anywhere
 
-from advaudio.generate import XLA_CPU_FLAG, prefer_whole_loop_xla  # noqa: E402
-
-# As `python -m advaudio.generate` does; --thunk-runtime measures XLA's default CPU runtime instead.
-WHOLE_LOOP = "--thunk-runtime" not in sys.argv and prefer_whole_loop_xla()
-
 import numpy as np  # noqa: E402
 
 from advaudio import config as config_lib  # noqa: E402
@@ -95,7 +90,6 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per setting; the best counts")
     parser.add_argument("--naive-steps", type=int, default=20, help="frames timed for the naive loop")
     parser.add_argument("--json", default=None, help="also write the figures here")
-    parser.add_argument("--thunk-runtime", action="store_true", help="keep XLA's default CPU runtime")
     args = parser.parse_args(argv)
 
     seed_frames = config_lib.Generate().seed_frames
@@ -127,12 +121,11 @@ def main(argv=None) -> dict:
             met = row["xla"] >= goals[row["frame_length"]] and row["speedup_vs_naive"] >= 100
             print(f"  frames {row['frame_length']}: {row['xla']:.0f}x real time, {row['speedup_vs_naive']:.0f}x naive"
                   f" -> {'met' if met else 'NOT met'}")
-    runtime = "whole-loop (" + XLA_CPU_FLAG + ")" if WHOLE_LOOP else "default thunk"
-    print(f"\nXLA CPU runtime: {runtime}; CPU cores visible: {os.cpu_count()}; load average: {os.getloadavg()[0]:.1f}")
+    print(f"\nCPU cores visible: {os.cpu_count()}; load average: {os.getloadavg()[0]:.1f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"results": results, "load_average": os.getloadavg()[0], "cpus": os.cpu_count(),
-                       "xla_cpu_runtime": runtime, "floor_seconds_per_step": floor}, f, indent=2)
+                       "floor_seconds_per_step": floor}, f, indent=2)
     return {"results": results}
 
 

@@ -12,7 +12,7 @@ import soundfile as sf
 from advaudio import config as config_lib
 from advaudio.checkpoints import save_generator_checkpoint
 from advaudio.data import Stats
-from advaudio.generate import XLA_CPU_FLAG, main, prefer_whole_loop_xla
+from advaudio.generate import main
 from advaudio.models import build_generator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,13 +95,3 @@ def test_cli_subprocess_seeds_from_the_test_split(run_dir):
     assert sidecar["seed_split"] == "test" and sidecar["checkpoint_epoch"] == 2  # best: the lower val loss
     assert sidecar["run"] == str(run_dir) and sidecar["experiment"] == "tiny_cli"
 
-
-def test_whole_loop_xla_flag_only_before_tensorflow(monkeypatch):
-    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/dev/null")
-    assert not prefer_whole_loop_xla()  # TensorFlow is imported in this process: too late, nothing changes
-    assert os.environ["XLA_FLAGS"] == "--xla_dump_to=/dev/null"
-    monkeypatch.delitem(sys.modules, "tensorflow")
-    assert prefer_whole_loop_xla()
-    assert os.environ["XLA_FLAGS"] == f"--xla_dump_to=/dev/null {XLA_CPU_FLAG}"
-    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_use_thunk_runtime=true")  # the user's choice wins
-    assert not prefer_whole_loop_xla() and os.environ["XLA_FLAGS"] == "--xla_cpu_use_thunk_runtime=true"
