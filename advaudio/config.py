@@ -385,10 +385,13 @@ def validate(cfg: Experiment) -> Experiment:
         problems.append(f"data.normalization must be 'standard' or 'minmax', got {data.normalization!r}")
     if data.on_bad_file not in ("fail", "skip"):
         problems.append(f"data.on_bad_file must be 'fail' or 'skip', got {data.on_bad_file!r}")
-    if not 0 <= gen.crossfade_length <= data.frame_length // 2:
+    hop = frame_hop(data)
+    # Overlapping frames leave min(overlap, hop) samples to fade over; whole frames at most half of one.
+    longest_fade = min(data.frame_length - hop, hop) if hop < data.frame_length else data.frame_length // 2
+    if not 0 <= gen.crossfade_length <= longest_fade:
         problems.append(
-            f"generate.crossfade_length={gen.crossfade_length} must be between 0 and half a frame "
-            f"({data.frame_length // 2}); lower it with --set generate.crossfade_length=..."
+            f"generate.crossfade_length={gen.crossfade_length} must be between 0 and {longest_fade} for frames of "
+            f"{data.frame_length} every {hop} samples; lower it with --set generate.crossfade_length=..."
         )
     if gen.seed_frames < 1 or gen.seconds <= 0 or gen.count < 1:
         problems.append("generate.seed_frames and generate.count must be >= 1 and generate.seconds > 0")

@@ -155,7 +155,7 @@ def main(argv=None) -> int:
         print(f"\nerror: {err}", file=sys.stderr)
         return 1
     if chief and history is not None:
-        write_samples(cfg, run_dir)
+        write_samples(cfg, run_dir, prepared)
     return 0
 
 
@@ -249,12 +249,13 @@ def write_tensorboard_audio(cfg, generator, prepared, epoch: int) -> None:
     tf.summary.audio("generated", audio[..., None], sample_rate=prepared.sample_rate, step=epoch)
 
 
-def write_samples(cfg, run_dir: Path) -> None:
+def write_samples(cfg, run_dir: Path, prepared) -> None:
     """The end-of-run samples, from the best checkpoint, through advaudio.generation."""
     from advaudio import checkpoints, generation
 
     generator, info = checkpoints.load_generator(run_dir, "best")
-    paths = generation.generate_for_run(run_dir, cfg, generator, checkpoint_info=info)
+    held_out = {"valid": prepared.valid.signal, "test": prepared.test.signal}
+    paths = generation.generate_for_run(run_dir, cfg, generator, seed_signal=held_out, checkpoint_info=info)
     for path in paths:
         print(f"wrote {path}")
 

@@ -116,7 +116,7 @@ def test_every_key_is_documented_in_public_contract():
 @pytest.mark.parametrize("assignment, message", [
     ("data.frame_hop=1500", "data.frame_hop must be between 1 and data.frame_length=1000"),
     ("data.split=(0.5, 0.3, 0.3)", "summing to 1"),
-    ("generate.crossfade_length=600", "--set generate.crossfade_length"),
+    ("generate.crossfade_length=600", "between 0 and 500 for frames of 1000 every 1000 samples"),
     ("data.normalization='zscore'", "'standard' or 'minmax'"),
 ])
 def test_validate_catches_cross_field_mistakes(assignment, message):
@@ -125,4 +125,13 @@ def test_validate_catches_cross_field_mistakes(assignment, message):
     C.validate(cfg)
     C.apply_override(cfg, assignment)
     with pytest.raises(C.ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        C.validate(cfg)
+
+
+def test_crossfade_limit_follows_the_frame_overlap():
+    cfg = C.Experiment()
+    cfg.data.frame_length, cfg.data.frame_hop, cfg.generate.crossfade_length = 1000, 800, 200
+    C.validate(cfg)
+    cfg.generate.crossfade_length = 201  # only 200 samples overlap
+    with pytest.raises(C.ConfigError, match="between 0 and 200"):
         C.validate(cfg)
