@@ -190,7 +190,9 @@ class GanDenoiseTrainer(FrameTrainer):
             window=generate.window,
             crossfade_length=generate.crossfade_length,
         )
-        return tf.reshape(audio, (-1, self.input_length, 1))
+        if audio.shape[-1] != self.input_length:  # a reshape would silently mix examples
+            raise ValueError(f"stitched {audio.shape[-1]} samples, expected {self.input_length}")
+        return audio[..., None]
 
     def _noise_seed(self, d_step: int):
         context = tf.distribute.get_replica_context()
