@@ -250,6 +250,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     x = rng.standard_normal((16, 4, 32)).astype("float32")
     y = np.roll(x, -1, axis=1) * 0.5
     make = lambda epoch: tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(4, drop_remainder=True)
+    valid = tf.data.Dataset.from_tensor_slices((x[:8], y[:8])).batch(4, drop_remainder=True)
     results = {}
     for noise in (0.0, 0.5):
         # noise negatives are drawn per replica, so only the plain GAN can match exactly
@@ -261,7 +262,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
             keras.utils.set_random_seed(0)
             with strategy.scope():
                 trainer = build_trainer(cfg, build_generator(cfg.model, cfg.data))
-            history = training.Loop(trainer, strategy).fit(make, None, epochs=1, steps_per_epoch=3, verbose=0)
+            history = training.Loop(trainer, strategy).fit(make, valid, epochs=1, steps_per_epoch=3, verbose=0)
             results[f"{name}-{noise}"] = {
                 "history": history,
                 "weights": {k: [np.asarray(w).tolist() for w in net.get_weights()] for k, net in trainer.networks().items()},
@@ -284,7 +285,8 @@ def test_mirrored_on_two_cpus_matches_single_device(tmp_path):
     assert results["mirrored-0.0"]["replicas"] == 2
     single, mirrored = results["default-0.0"], results["mirrored-0.0"]
     (row_single,), (row_mirrored,) = single["history"], mirrored["history"]
-    assert row_single.keys() == row_mirrored.keys() and {"d/loss", "grad_norm/disc", "adv/gen"} <= set(row_single)
+    assert row_single.keys() == row_mirrored.keys()
+    assert {"d/loss", "grad_norm/disc", "adv/gen", "val_loss", "val_d/acc_fake"} <= set(row_single)
     for key in row_single:
         assert row_mirrored[key] == pytest.approx(row_single[key], rel=1e-4, abs=1e-5), key
     for name in ("generator", "discriminator"):
