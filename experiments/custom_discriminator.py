@@ -38,6 +38,9 @@ class SeamDiscriminator(keras.Model):
     def __init__(self, input_length=None, channels=(16, 32, 32), kernel_size=9, stride=4, **kwargs):
         super().__init__(**kwargs)
         self.input_length = input_length
+        self.channels = tuple(channels)
+        self.kernel_size = kernel_size
+        self.stride = stride
         self.convs = [
             keras.layers.Conv1D(c, kernel_size, strides=stride, padding="same", name=f"conv_{i}")
             for i, c in enumerate(channels)
@@ -51,6 +54,13 @@ class SeamDiscriminator(keras.Model):
             x = keras.ops.leaky_relu(conv(x), negative_slope=0.2)
             features.append(x)
         return [features + [self.logits(x)]]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            input_length=self.input_length, channels=list(self.channels), kernel_size=self.kernel_size, stride=self.stride
+        )
+        return config
 
 
 def seam_discriminator(input_length, **params) -> keras.Model:
