@@ -25,6 +25,7 @@ from advaudio.stitching import resolve_method, stitch, stitched_length
 INPUTS = ("frames", "stitched")
 NOISE_SEED_SALT = 7919  # keeps the noise stream apart from the base trainer's sampling streams
 SEED_STEP_STRIDE = 1024  # step * stride + replica: distinct per step and per replica (< 1024 replicas)
+RANDOM_STREAMS = ("select", "noisy", "snr", "noise", "epsilon")  # independent streams, per D step
 
 
 def discriminator_input_length(experiment: config_lib.Experiment) -> int:
@@ -194,10 +195,12 @@ class GanDenoiseTrainer(FrameTrainer):
             raise ValueError(f"stitched {audio.shape[-1]} samples, expected {self.input_length}")
         return audio[..., None]
 
-    def _noise_seed(self, d_step: int):
+    def _seed(self, stream: str, d_step: int = 0):
+        """A stateless-RNG seed for one random stream: (train.seed, stream, D step) x (generator step, replica)."""
         context = tf.distribute.get_replica_context()
         replica = 0 if context is None else context.replica_id_in_sync_group
-        base = tf.constant(self.experiment.train.seed + NOISE_SEED_SALT + d_step, tf.int64)
+        stream_id = NOISE_SEED_SALT + len(RANDOM_STREAMS) * d_step + RANDOM_STREAMS.index(stream)
+        base = tf.constant(self.experiment.train.seed + stream_id, tf.int64)
         step = tf.cast(self.step_counter, tf.int64) * SEED_STEP_STRIDE + tf.cast(replica, tf.int64)
         return tf.stack([base, step])
 
@@ -208,18 +211,17 @@ class GanDenoiseTrainer(FrameTrainer):
         noise = n * rms(real),  n ~ N(0, 1)
         """
         adv = self.experiment.objective.adversarial
-        seed = self._noise_seed(d_step)
         shape = tf.shape(real)
         rms = tf.sqrt(tf.reduce_mean(tf.square(real), axis=[1, 2], keepdims=True))
         negatives = {}
         if "noisy" in self.negative_shares:
-            unit = tf.random.stateless_normal(shape, seed=seed + [0, 1], dtype=real.dtype)
+            unit = tf.random.stateless_normal(shape, seed=self._seed("noisy", d_step), dtype=real.dtype)
             snr = tf.random.stateless_uniform(
-                [shape[0], 1, 1], seed=seed + [0, 2], minval=adv.snr_db[0], maxval=adv.snr_db[1], dtype=real.dtype
+                [shape[0], 1, 1], seed=self._seed("snr", d_step), minval=adv.snr_db[0], maxval=adv.snr_db[1], dtype=real.dtype
             )
             negatives["noisy"] = real + unit * rms * tf.pow(10.0, -snr / 20.0)
         if "noise" in self.negative_shares:
-            unit = tf.random.stateless_normal(shape, seed=seed + [0, 3], dtype=real.dtype)
+            unit = tf.random.stateless_normal(shape, seed=self._seed("noise", d_step), dtype=real.dtype)
             negatives["noise"] = unit * rms
         return negatives
 
@@ -250,7 +252,7 @@ class GanDenoiseTrainer(FrameTrainer):
         stats = {}
         if game.gradient_penalty:
             epsilon = tf.random.stateless_uniform(
-                [tf.shape(real)[0], 1, 1], seed=self._noise_seed(d_step) + [0, 4], dtype=real.dtype
+                [tf.shape(real)[0], 1, 1], seed=self._seed("epsilon", d_step), dtype=real.dtype
             )
             penalty = adversarial.gradient_penalty(self.discriminator, real, fake, epsilon)
             loss += adv.gradient_penalty * penalty
@@ -325,7 +327,7 @@ class GanDenoiseTrainer(FrameTrainer):
         count = self.experiment.objective.adversarial.d_examples
         if count is None:
             return real, fake
-        scores = tf.random.stateless_uniform(tf.shape(real)[:1], seed=self._noise_seed(0) + [0, 5])
+        scores = tf.random.stateless_uniform(tf.shape(real)[:1], seed=self._seed("select"))
         chosen = tf.argsort(scores)[:count]
         return tf.gather(real, chosen), tf.gather(fake, chosen)
 
