@@ -9,7 +9,6 @@ import argparse
 import datetime
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 

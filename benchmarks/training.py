@@ -1,9 +1,11 @@
 """Training throughput of the default model against this machine's matmul throughput.
 
-Prints, measured in one run: float32 matmul FLOP/s (the ceiling), the FLOP/s and
-audio samples/s of advaudio's training loop (FrameTrainer + training.Loop, MSE)
-on the default mse_baseline model, and of a plain Keras `Model.fit` on the same
-GRU stack, each as a share of the matmul ceiling.
+Prints, measured in one run: float32 matmul FLOP/s on the GRU's largest matmul
+shape, both as numpy's BLAS and as TensorFlow (oneDNN) run it (the ceilings),
+the FLOP/s and audio samples/s of advaudio's training loop (FrameTrainer +
+training.Loop, MSE) on the default mse_baseline model, and of a plain Keras
+`Model.fit` on the same GRU stack, each as a share of both ceilings, and
+advaudio's speed relative to plain Keras (1.0 = no overhead of its own).
 
 Run: python benchmarks/training.py [--steps 20]
 """
@@ -11,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -53,6 +57,20 @@ def matmul_flops(cfg: C.Experiment, seconds: float = 3.0) -> float:
     return n * 2 * rows * cfg.data.frame_length * 3 * cfg.model.units / (time.perf_counter() - start)
 
 
+def numpy_matmul_flops(cfg: C.Experiment, seconds: float = 3.0) -> float:
+    """The same matmul through numpy's BLAS."""
+    rng = np.random.default_rng(0)
+    rows = cfg.data.batch_size * cfg.data.sequence_length
+    a = rng.standard_normal((rows, cfg.data.frame_length), dtype=np.float32)
+    b = rng.standard_normal((cfg.data.frame_length, 3 * cfg.model.units), dtype=np.float32)
+    a @ b
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        n += 1
+    return n * 2 * rows * cfg.data.frame_length * 3 * cfg.model.units / (time.perf_counter() - start)
+
+
 def batches(cfg):
     rng = np.random.default_rng(0)
     shape = (cfg.data.batch_size, cfg.data.sequence_length, cfg.data.frame_length)
@@ -84,18 +102,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
-    cfg = C.load_experiment("experiments/mse_baseline.py")[0]
+    cfg = C.load_experiment(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "experiments", "mse_baseline.py"))[0]
     flops = model_flops_per_step(cfg)
     samples = cfg.data.batch_size * cfg.data.sequence_length * cfg.data.frame_length
-    ceiling = matmul_flops(cfg)
+    ceilings = {"numpy BLAS": numpy_matmul_flops(cfg), "TensorFlow": matmul_flops(cfg)}
     print(f"default model: {cfg.model.layers} x {cfg.model.cell.upper()} {cfg.model.units}, frames of "
           f"{cfg.data.frame_length}, sequences of {cfg.data.sequence_length}, batch {cfg.data.batch_size}; "
           f"{flops / 1e9:.1f} GFLOP per step; {os.cpu_count()} CPU cores")
-    print(f"float32 matmul ceiling: {ceiling / 1e9:.1f} GFLOP/s")
+    for name, ceiling in ceilings.items():
+        print(f"float32 matmul ceiling ({name}): {ceiling / 1e9:.1f} GFLOP/s")
+    times = {}
     for name, fn in (("plain Keras Model.fit", time_plain_keras), ("advaudio training loop", time_advaudio)):
-        seconds = fn(cfg, args.steps)
+        seconds = times[name] = fn(cfg, args.steps)
+        shares = ", ".join(f"{flops / seconds / c:5.1%} of {n}" for n, c in ceilings.items())
         print(f"{name:24s} {seconds * 1e3:7.1f} ms/step  {samples / seconds / 1e6:6.2f} M audio samples/s  "
-              f"{flops / seconds / 1e9:6.1f} GFLOP/s = {flops / seconds / ceiling:5.1%} of matmul")
+              f"{flops / seconds / 1e9:6.1f} GFLOP/s = {shares}")
+    ratio = times["plain Keras Model.fit"] / times["advaudio training loop"]
+    print(f"advaudio speed / plain Keras speed: {ratio:.2f}")
 
 
 if __name__ == "__main__":

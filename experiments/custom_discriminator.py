@@ -20,7 +20,7 @@ Smoke: python -m advaudio.run experiments/custom_discriminator.py --smoke
 """
 import keras
 
-from advaudio.config import Adversarial, Data, Experiment, Generate, Model, Objective, Train
+from advaudio.config import Adversarial, Experiment, Objective
 
 
 class SeamDiscriminator(keras.Model):
@@ -67,48 +67,18 @@ def seam_discriminator(input_length, **params) -> keras.Model:
     return SeamDiscriminator(input_length=input_length, name="seam", **params)
 
 
-# The MR-STFT reconstruction of experiments/gan_denoise.py (Parallel WaveGAN's resolutions).
-STFT = {"fft_sizes": (1024, 2048, 512), "hop_lengths": (120, 240, 50), "win_lengths": (600, 1200, 240)}
+LOSS_WEIGHTS = {"spec/sc": 1.0, "spec/logmag": 1.0, "adv/gen": 1.0, "adv/feat": 2.0}  # as gan_denoise
 
 
 def get_config() -> Experiment:
     return Experiment(
         name="custom_discriminator",
-        data=Data(
-            source="default",
-            sample_rate=16000,
-            frame_length=4000,
-            sequence_length=50,
-            window_shift=1000,
-            batch_size=16,
-            normalization="standard",
-        ),
-        model=Model(cell="gru", layers=2, units=256),
         objective=Objective(
             name="gan_denoise",
-            loss_weights={"spec/sc": 1.0, "spec/logmag": 1.0, "adv/gen": 1.0, "adv/feat": 2.0},
-            stft=STFT,
+            loss_weights=LOSS_WEIGHTS,
             adversarial=Adversarial(
                 discriminator=seam_discriminator,  # a callable, not a registry name
                 discriminator_params={"channels": (16, 32, 32), "kernel_size": 9, "stride": 4},
-                loss="least_squares",
-                input="stitched",
-                stitched_frames=2,
-                real_share=1.0,
-                fake_share=1.0,
-                noisy_share=0.5,
-                noise_share=0.5,
-                snr_db=(0.0, 20.0),
-                d_steps=1,
-                d_start_step=300,
-                d_examples=16,
-                d_learning_rate=2e-4,
-                d_beta_1=0.5,
-                d_beta_2=0.9,
-                d_clipnorm=10.0,
             ),
         ),
-        # Same budget as the MSE baseline so the runs compare step for step.
-        train=Train(epochs=8, steps_per_epoch=150, validation_steps=20, learning_rate=1e-3, clipnorm=1.0),
-        generate=Generate(seconds=30.0, count=2, stitch="auto", seed_frames=10, seed_from="valid"),
     )

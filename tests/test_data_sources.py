@@ -1,5 +1,4 @@
 """Audio sources: files of every format, folders, globs, TFDS, bad input (advaudio/data/sources.py)."""
-import warnings
 
 import numpy as np
 import pytest

@@ -238,7 +238,6 @@ def test_bad_windowing_config_is_a_data_error():
 
 
 def test_pipeline_feeds_keras_fit_with_a_tiny_frame_gru():
-    import keras
 
     from advaudio.config import Model
     from advaudio.models import build_generator

@@ -1,9 +1,9 @@
 """Every file in experiments/ runs end to end (--smoke) on tiny synthetic audio."""
 import ast
-import json
 from pathlib import Path
 
 import pytest
+import tensorflow as tf
 
 from advaudio import config as C
 from advaudio import run as run_lib
@@ -32,6 +32,10 @@ def cache_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("cache")
 
 
+GAN_KEYS = ("adv/gen", "adv/feat", "d/loss", "d/acc_real", "d/acc_fake", "d/acc_noisy", "d/acc_noise", "d/win",
+            "grad_norm/gen", "grad_norm/disc")
+
+
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
 def test_experiment_runs_end_to_end(path, tmp_path, cache_dir):
     code = run_lib.main([str(path), "--smoke", "--set", "data.default_minutes=0.1",
@@ -40,7 +44,17 @@ def test_experiment_runs_end_to_end(path, tmp_path, cache_dir):
     (run_dir,) = [p for p in tmp_path.glob("*/*") if p.is_dir()]
     rows = (run_dir / "log.csv").read_text().splitlines()
     assert len(rows) == 3  # header + 2 epochs
-    cfg = json.loads((run_dir / "config.json").read_text())
-    for term in cfg["objective"]["loss_weights"]:
-        assert term in rows[0], f"loss term {term} is not logged"
+    header = rows[0].split(",")
+    cfg = C.load_json(run_dir / "config.json")
+    for term in cfg.objective.loss_weights:  # every term logged on its own
+        assert term in header, f"loss term {term} is not logged"
+        if not term.startswith("adv/"):
+            assert f"val_{term}" in header, f"loss term {term} is not validated"
     assert list((run_dir / "samples").glob("sample_*.wav"))
+    if cfg.objective.name == "gan_denoise":
+        assert set(GAN_KEYS) <= set(header)
+        state = tf.train.load_checkpoint(str(run_dir / "checkpoints" / "state"))
+        steps = {name: int(state.get_tensor(f"opt_{name}/_iterations/.ATTRIBUTES/VARIABLE_VALUE"))
+                 for name in ("generator", "discriminator")}
+        # --smoke: 2 epochs x 2 steps; D switched on after 1 generator-only step -> 3 D updates.
+        assert steps == {"generator": 4, "discriminator": 3}

@@ -6,18 +6,8 @@ Importing this package registers the built-in objectives in
 """
 from __future__ import annotations
 
-import importlib
-
+from advaudio.objectives import gan_denoise, mse, spectral  # noqa: F401  (registers the built-ins)
 from advaudio.registry import OBJECTIVES
-
-_BUILT_IN = ("mse", "spectral", "gan_denoise")
-
-for _module in _BUILT_IN:
-    try:
-        importlib.import_module(f"advaudio.objectives.{_module}")
-    except ModuleNotFoundError as err:  # a module not written yet in this checkout
-        if err.name != f"advaudio.objectives.{_module}":
-            raise
 
 
 def build_trainer(experiment, generator):
