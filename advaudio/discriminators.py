@@ -43,6 +43,26 @@ class _KernelNormalization:
     the same update from the same mirrored kernel).
     """
 
+    def __init__(self, *args, norm: str = "none", power_iterations: int = 1, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.norm = _check_norm(norm)
+        self.power_iterations = power_iterations
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._build_normalization()
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(norm=self.norm, power_iterations=self.power_iterations)
+        return config
+
+    def call(self, inputs, training=False):
+        outputs = self.apply_kernel(inputs, self.normalized_kernel(training))
+        if self.use_bias:
+            outputs = outputs + self.bias
+        return self.activation(outputs) if self.activation is not None else outputs
+
     def _build_normalization(self):
         out = self.kernel.shape[-1]
         if self.norm == "weight":
@@ -94,9 +114,6 @@ class _KernelNormalization:
     def load_own_variables(self, store):
         keras.layers.Layer.load_own_variables(self, store)
 
-    def _normalization_config(self, config):
-        config.update(norm=self.norm, power_iterations=self.power_iterations)
-        return config
 
 
 @keras.saving.register_keras_serializable(package="advaudio")
@@ -115,23 +132,8 @@ class NormalizedConv1D(_KernelNormalization, keras.layers.Conv1D):
         >>> y = conv(keras.random.normal((2, 100, 1)))  # [2, 100, 8]
     """
 
-    def __init__(self, *args, norm: str = "none", power_iterations: int = 1, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.norm = _check_norm(norm)
-        self.power_iterations = power_iterations
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_normalization()
-
-    def call(self, inputs, training=False):
-        outputs = self.convolution_op(inputs, self.normalized_kernel(training))
-        if self.use_bias:
-            outputs = outputs + self.bias
-        return self.activation(outputs) if self.activation is not None else outputs
-
-    def get_config(self):
-        return self._normalization_config(super().get_config())
+    def apply_kernel(self, inputs, kernel):
+        return self.convolution_op(inputs, kernel)
 
 
 @keras.saving.register_keras_serializable(package="advaudio")
@@ -146,23 +148,8 @@ class NormalizedConv2D(_KernelNormalization, keras.layers.Conv2D):
     Shapes: `[batch, height, width, channels]` -> `[batch, h', w', filters]`.
     """
 
-    def __init__(self, *args, norm: str = "none", power_iterations: int = 1, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.norm = _check_norm(norm)
-        self.power_iterations = power_iterations
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_normalization()
-
-    def call(self, inputs, training=False):
-        outputs = self.convolution_op(inputs, self.normalized_kernel(training))
-        if self.use_bias:
-            outputs = outputs + self.bias
-        return self.activation(outputs) if self.activation is not None else outputs
-
-    def get_config(self):
-        return self._normalization_config(super().get_config())
+    def apply_kernel(self, inputs, kernel):
+        return self.convolution_op(inputs, kernel)
 
 
 @keras.saving.register_keras_serializable(package="advaudio")
@@ -177,23 +164,8 @@ class NormalizedDense(_KernelNormalization, keras.layers.Dense):
     Shapes: `[..., in_features]` -> `[..., units]`.
     """
 
-    def __init__(self, *args, norm: str = "none", power_iterations: int = 1, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.norm = _check_norm(norm)
-        self.power_iterations = power_iterations
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_normalization()
-
-    def call(self, inputs, training=False):
-        outputs = ops.matmul(inputs, self.normalized_kernel(training))
-        if self.use_bias:
-            outputs = outputs + self.bias
-        return self.activation(outputs) if self.activation is not None else outputs
-
-    def get_config(self):
-        return self._normalization_config(super().get_config())
+    def apply_kernel(self, inputs, kernel):
+        return ops.matmul(inputs, kernel)
 
 
 def _as_lists(value):

@@ -20,18 +20,15 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from advaudio import config as config_lib  # noqa: E402
-from advaudio.models import build_generator  # noqa: E402
-from advaudio.objectives import build_trainer  # noqa: E402
+from objectives import build_step, synthetic_batch, time_steps  # noqa: E402  (benchmarks/objectives.py)
 
 BASELINE = ("mse", "experiments/mse_baseline.py")
 RECONSTRUCTION = ("spectral", "experiments/spectral.py")
@@ -57,28 +54,6 @@ def load_row(path: str, overrides: list[str]) -> config_lib.Experiment:
     return cfg
 
 
-def synthetic_batch(cfg: config_lib.Experiment, seed: int = 0):
-    """(inputs, targets) `[batch, sequence_length, frame_length]` of standardised noisy tones."""
-    data = cfg.data
-    span = config_lib.example_span(data)
-    rng = np.random.default_rng(seed)
-    t = np.arange(span) / data.sample_rate
-    audio = np.sin(2 * np.pi * rng.uniform(100, 1000, (data.batch_size, 1)) * t)
-    audio += 0.1 * rng.normal(size=(data.batch_size, span))
-    frames = tf.signal.frame(audio.astype(np.float32), data.frame_length, config_lib.frame_hop(data))
-    frames = frames[:, : data.sequence_length + 1]
-    return frames[:, :-1], frames[:, 1:]
-
-
-def time_steps(step, batch, steps: int) -> float:
-    """Seconds per step (the outputs are fetched, so the work is done)."""
-    start = time.perf_counter()
-    for _ in range(steps):
-        logs = step(batch)
-    float(logs["loss"])
-    return (time.perf_counter() - start) / steps
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", nargs="*", help=f"subset of {list(GAN_ROWS)} (default: all)")
@@ -98,9 +73,7 @@ def main(argv=None) -> int:
     prepared = {}
     for name, (path, row_overrides) in rows.items():
         cfg = load_row(path, [*args.overrides, *row_overrides])
-        tf.keras.utils.set_random_seed(cfg.train.seed)
-        trainer = build_trainer(cfg, build_generator(cfg.model, cfg.data))
-        step = tf.function(trainer.train_step, jit_compile=cfg.train.jit_compile or None)
+        step = build_step(cfg)
         batch = synthetic_batch(cfg)
         time_steps(step, batch, args.warmup)  # trace, compile, warm caches
         prepared[name] = (step, batch, cfg)
