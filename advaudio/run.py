@@ -117,13 +117,14 @@ def main(argv=None) -> int:
               f"train.distribute={cfg.train.distribute!r}", file=sys.stderr)
         return 2
     keras.utils.set_random_seed(cfg.train.seed)
+    device = training.prefetch_device(strategy)
     try:
         prepared = data_lib.prepare(cfg.data)
 
         def make_train_dataset(epoch: int):
             # A fresh permutation per epoch, seeded by the epoch: a resumed run sees the same batches.
             return data_lib.make_dataset(
-                prepared.train, cfg.data, shuffle=True, seed=cfg.train.seed + epoch, repeat=True
+                prepared.train, cfg.data, shuffle=True, seed=cfg.train.seed + epoch, repeat=True, device=device
             )
 
         make_train_dataset(0)  # fails now, not mid-run, when a split is too short for one batch

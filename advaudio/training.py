@@ -73,6 +73,14 @@ def make_strategy(train_cfg) -> tf.distribute.Strategy:
     return STRATEGIES.build(train_cfg.distribute, train_cfg)
 
 
+def prefetch_device(strategy: tf.distribute.Strategy) -> str | None:
+    """"/GPU:0" when training runs on one GPU; None otherwise (CPU, or a strategy
+    with several replicas, which prefetches to its own devices)."""
+    if strategy.num_replicas_in_sync == 1 and tf.config.list_logical_devices("GPU"):
+        return "/GPU:0"
+    return None
+
+
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
     """True on the worker that writes logs and the shared checkpoint."""
     resolver = getattr(strategy, "cluster_resolver", None)

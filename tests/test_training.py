@@ -187,3 +187,15 @@ def test_xla_compiled_step_matches_plain_step():
             _dataset(x, x * 0.5), None, epochs=2, steps_per_epoch=2, verbose=0))
     for plain, xla in zip(*histories):
         assert plain["loss"] == pytest.approx(xla["loss"], rel=1e-4)
+
+
+def test_prefetch_device_only_for_a_single_gpu(monkeypatch):
+    strategy = tf.distribute.get_strategy()
+    assert training.prefetch_device(strategy) is None  # the suite hides GPUs (conftest)
+    monkeypatch.setattr(tf.config, "list_logical_devices", lambda kind=None: ["gpu0"] if kind == "GPU" else [])
+    assert training.prefetch_device(strategy) == "/GPU:0"
+
+    class TwoReplicas:
+        num_replicas_in_sync = 2
+
+    assert training.prefetch_device(TwoReplicas()) is None  # multi-device strategies prefetch themselves
