@@ -114,7 +114,7 @@ class Train:
     default data in about ten minutes on 2 CPU cores (experiments compare step for step)."""
 
     epochs: int = 8
-    steps_per_epoch: int | None = 150  # None: one pass over the shuffled examples
+    steps_per_epoch: int | None = 300  # None: one pass over the shuffled examples
     validation_steps: int | None = 20  # None: the whole validation split
     learning_rate: float = 1e-3
     beta_1: float = 0.9

@@ -26,6 +26,6 @@ def get_config() -> Experiment:
         model=Model(cell="gru", layers=2, units=256),
         objective=Objective(name="mse", loss_weights={"rec/mse": 1.0}),
         # ~10 minutes on 2 CPU cores (see README, benchmarks/training.py).
-        train=Train(epochs=8, steps_per_epoch=150, validation_steps=20, learning_rate=1e-3, clipnorm=1.0),
+        train=Train(epochs=8, steps_per_epoch=300, validation_steps=20, learning_rate=1e-3, clipnorm=1.0),
         generate=Generate(seconds=30.0, count=2, stitch="auto", seed_frames=10, seed_from="valid"),
     )
