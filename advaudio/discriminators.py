@@ -177,6 +177,16 @@ def _as_lists(value):
     return value
 
 
+def _feature_maps(x, layers, logits, negative_slope, training):
+    """Runs `layers` with leaky ReLU after each; returns every feature map, the logits last."""
+    features = []
+    for layer in layers:
+        x = _leaky(layer(x, training=training), negative_slope)
+        features.append(x)
+    features.append(logits(x, training=training))
+    return features
+
+
 def _leaky(x, slope):
     return ops.leaky_relu(x, negative_slope=slope)
 
@@ -236,12 +246,7 @@ class FrameMLPDiscriminator(keras.Model):
 
     def call(self, audio, training=False):
         x = ops.reshape(audio, (-1, self.input_length))
-        features = []
-        for layer in self.hidden:
-            x = _leaky(layer(x, training=training), self.negative_slope)
-            features.append(x)
-        features.append(self.logits(x, training=training))
-        return [features]
+        return [_feature_maps(x, self.hidden, self.logits, self.negative_slope, training)]
 
     def get_config(self):
         config = super().get_config()
@@ -323,12 +328,7 @@ class ScaleDiscriminator(keras.layers.Layer):
 
     def call(self, audio, training=False):
         x = audio
-        features = []
-        for layer in self.convs:
-            x = _leaky(layer(x, training=training), self.negative_slope)
-            features.append(x)
-        features.append(self.logits(x, training=training))
-        return features
+        return _feature_maps(x, self.convs, self.logits, self.negative_slope, training)
 
     def get_config(self):
         config = super().get_config()
@@ -471,12 +471,7 @@ class PeriodDiscriminator(keras.layers.Layer):
 
     def call(self, audio, training=False):
         x = self._fold(audio)
-        features = []
-        for layer in self.convs:
-            x = _leaky(layer(x, training=training), self.negative_slope)
-            features.append(x)
-        features.append(self.logits(x, training=training))
-        return features
+        return _feature_maps(x, self.convs, self.logits, self.negative_slope, training)
 
     def get_config(self):
         config = super().get_config()
@@ -608,12 +603,7 @@ class ResolutionDiscriminator(keras.layers.Layer):
 
     def call(self, audio, training=False):
         x = self.log_magnitude(audio)
-        features = []
-        for layer in self.convs:
-            x = _leaky(layer(x, training=training), self.negative_slope)
-            features.append(x)
-        features.append(self.logits(x, training=training))
-        return features
+        return _feature_maps(x, self.convs, self.logits, self.negative_slope, training)
 
     def get_config(self):
         config = super().get_config()
