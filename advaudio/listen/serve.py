@@ -25,6 +25,10 @@ from advaudio.listen.build import FORMAT
 HOST = "127.0.0.1"
 SUBMIT_PATH = "/api/submit"
 MAX_SUBMISSION_BYTES = 1 << 20
+# After refusing an oversized body, at most this much of it is read and dropped, for at most
+# LINGER_SECONDS, so that closing does not reset the connection before the client reads the refusal.
+LINGER_BYTES = 2 * MAX_SUBMISSION_BYTES
+LINGER_SECONDS = 2.0
 MAX_TEXT = 64  # longest accepted timestamp / listener string
 LISTENER_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PAGE_FILES = ("index.html", "app.js", "style.css", "test.json")
@@ -173,6 +177,20 @@ class ListenHandler(BaseHTTPRequestHandler):
         if not self.server.quiet:
             super().log_message(format, *args)
 
+    def _linger(self, limit: int) -> None:
+        """Reads and drops up to `limit` bytes of a refused body (bounded in time too), or until the
+        client closes: closing with unread data would reset the connection before it reads the answer."""
+        self.wfile.flush()
+        self.connection.settimeout(LINGER_SECONDS)
+        try:
+            while limit > 0:
+                chunk = self.rfile.read1(min(limit, 1 << 16))
+                if not chunk:
+                    return
+                limit -= len(chunk)
+        except OSError:  # timeout or reset: the answer was sent, nothing more to do
+            return
+
     def _send(self, status: int, body: bytes, content_type: str, head: bool = False) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -250,7 +268,8 @@ class ListenHandler(BaseHTTPRequestHandler):
             return self._error(HTTPStatus.LENGTH_REQUIRED, "Content-Length required")
         if length < 0 or length > MAX_SUBMISSION_BYTES:
             self.close_connection = True
-            return self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"at most {MAX_SUBMISSION_BYTES} bytes")
+            self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"at most {MAX_SUBMISSION_BYTES} bytes")
+            return self._linger(min(length, LINGER_BYTES))
         body = self.rfile.read(length)
         try:
             doc = validate_submission(parse_submission(body), self.server.test)
