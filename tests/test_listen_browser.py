@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 from playwright.sync_api import sync_playwright
 
-from advaudio import config
+from run_folders import make_run
 from advaudio.listen import analyze as analyze_lib
 from advaudio.listen import build as build_lib
 
@@ -28,21 +27,6 @@ REPO = Path(__file__).resolve().parents[1]
 SR = 16000
 SCORES = {"tonal_model": 85, "noisy_model": 20, "reference": 95, "anchor": 5}
 PLAY_TIMEOUT_MS = 15000  # generous: the CI machine is shared
-
-
-def make_run(root: Path, name: str, audio: np.ndarray, reference: np.ndarray) -> Path:
-    """A fake run folder: config.json, reference/test.wav, two samples with sidecars."""
-    run = root / name / "20260101-000000"
-    (run / "reference").mkdir(parents=True)
-    (run / "samples").mkdir(parents=True)
-    cfg = config.Experiment()
-    cfg.name = name
-    config.save_json(cfg, run / "config.json")
-    sf.write(run / "reference" / "test.wav", reference, SR)
-    for i in range(2):
-        sf.write(run / "samples" / f"sample_{i:03d}.wav", audio, SR)
-        (run / "samples" / f"sample_{i:03d}.json").write_text(json.dumps({"experiment": name, "sample_rate": SR}))
-    return run
 
 
 @pytest.fixture(scope="module")

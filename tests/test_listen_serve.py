@@ -8,29 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advaudio import config
+from run_folders import make_run
 from advaudio.listen import build as build_lib
 from advaudio.listen import serve as serve_lib
 from advaudio.listen.__main__ import main
 
 SR = 16000
-
-
-def make_run(root: Path, name: str, audio: np.ndarray, reference: np.ndarray) -> Path:
-    """A fake run folder: config.json, reference/test.wav, one sample."""
-    run = Path(root) / name / "20260101-000000"
-    (run / "reference").mkdir(parents=True)
-    (run / "samples").mkdir(parents=True)
-    cfg = config.Experiment()
-    cfg.name = name
-    config.save_json(cfg, run / "config.json")
-    sf.write(run / "reference" / "test.wav", reference, SR)
-    sf.write(run / "samples" / "sample_000.wav", audio, SR)
-    return run
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +25,7 @@ def runs(tmp_path_factory):
     t = np.arange(SR) / SR
     reference = 0.3 * np.sin(2 * np.pi * 440 * t)
     noise = 0.1 * np.random.default_rng(0).standard_normal(SR)
-    return make_run(root, "secret_tone", reference, reference), make_run(root, "secret_noise", noise, reference)
+    return make_run(root, "secret_tone", reference, reference, samples=1), make_run(root, "secret_noise", noise, reference, samples=1)
 
 
 def make_test(runs, folder: Path) -> Path:
