@@ -6,6 +6,7 @@ statistics and writes samples/sample_XXX.wav + .json + samples/seeds/.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import weakref
@@ -33,6 +34,7 @@ SPLITS = ("valid", "test")  # seed splits; never train
 # [frame_length, gates * units] product, about `units` steps' worth of flops, but a matrix product
 # runs ~10x more flops per second than the per-step matrix-vector products it saves (measured on CPU).
 FOLD_MIN_FRAMES_PER_UNIT = 1 / 16
+UNFOLDABLE = "this rollout cannot be folded (stitched feedback, skip connections or another head)"
 
 
 # --------------------------------------------------------------------------- rollout
@@ -160,25 +162,37 @@ class Rollout:
     def foldable(self) -> bool:
         """Whether the loop can skip the `[frame_length]` round trip (see `_folded_loop_fn`)."""
         g = self.generator
+        cells = [layer.cell for layer in g.recurrent_layers]
         return (
             not self.overlapping
             and not g.skip_connections
             and g.cell in ("gru", "lstm")
+            and all(getattr(cell, "reset_after", True) for cell in cells)
             and g.head.activation in (None, keras.activations.linear)
             and g.head.use_bias
         )
 
     def _fold_fn(self):
-        """(W_head @ K, b_head @ K): the head folded into the first cell's input kernel."""
+        """The folded loop's weights: (pairs, folded_bias).
+
+        pairs[i] is `[2, units, gates * units]`: the kernel that takes layer
+        i's new output (the next layer's input kernel; for the top layer the
+        head folded into the first cell's, W_head @ K_0) stacked on layer i's
+        own recurrent kernel. folded_bias is b_head @ K_0 `[gates * units]`.
+        """
         g = self.generator
-        kernel = g.recurrent_layers[0].cell.kernel
-        folded_kernel = tf.matmul(g.head.kernel, kernel)  # [units, gates * units]
-        folded_bias = tf.linalg.matvec(kernel, g.head.bias, transpose_a=True)  # [gates * units]
-        return folded_kernel, folded_bias
+        cells = [layer.cell for layer in g.recurrent_layers]
+        folded_kernel = tf.matmul(g.head.kernel, cells[0].kernel)  # [units, gates * units]
+        folded_bias = tf.linalg.matvec(cells[0].kernel, g.head.bias, transpose_a=True)
+        next_kernels = [cell.kernel for cell in cells[1:]] + [folded_kernel]
+        pairs = [tf.stack([tf.convert_to_tensor(kernel), tf.convert_to_tensor(cell.recurrent_kernel)])
+                 for kernel, cell in zip(next_kernels, cells)]
+        return pairs, folded_bias
 
     def _fold_sources(self):
         g = self.generator
-        return (g.head.kernel, g.head.bias, g.recurrent_layers[0].cell.kernel)
+        cells = [layer.cell for layer in g.recurrent_layers]
+        return [g.head.kernel, g.head.bias] + [w for cell in cells for w in (cell.kernel, cell.recurrent_kernel)]
 
     def _fingerprint_fn(self, probes):
         """`probe_rows @ tensor @ probe_cols` for each folded tensor: one read of each."""
@@ -191,10 +205,12 @@ class Rollout:
     def fold(self):
         """The folded weights for `run`, recomputed when the weights change.
 
-        Weights are recognised by random projections of the three folded
-        tensors (one read of each, far cheaper than the fold's matrix
-        product), so training or loading new weights refolds.
+        Weights are recognised by random projections of the folded tensors
+        (one read of each, far cheaper than the fold's matrix product), so
+        training or loading new weights refolds.
         """
+        if not self.foldable:
+            raise ValueError(UNFOLDABLE)
         if self._probes is None:
             rng = np.random.default_rng(0)
             shapes = [(t.shape[0], int(np.prod(t.shape[1:]))) for t in self._fold_sources()]
@@ -204,7 +220,7 @@ class Rollout:
             self._folded = (fingerprint, self._fold())
         return self._folded[1]
 
-    def _folded_loop_fn(self, steps, pred, states, num, den, step, noise, folded):
+    def _folded_loop_fn(self, steps, pred, states, num, den, step, noise, folded, paired=True):
         """The same rollout with the head folded into the first cell's input kernel.
 
         When the raw prediction is fed back, the first layer only ever sees
@@ -213,43 +229,53 @@ class Rollout:
         length; the frames (and the noise projections) come from one matrix
         product over all steps. Folding itself costs a matrix product, so
         `rollout_frames` folds only rollouts longer than a few frames.
+
+        Each layer's new output h multiplies two kernels: the next layer's
+        input kernel (now) and its own recurrent kernel (next step). Both go
+        in one batched product `[2, 1, units] @ [2, units, gates * units]`
+        per layer when `paired` (under XLA) and the batch is 1, so a step is
+        `layers` products, each of which XLA's CPU backend splits across
+        cores (on 2 cores each keeps its half of the weights in its own L2
+        cache; ~2.8x faster than separate matrix-vector products, see
+        benchmarks/generation.py). At batch > 1, and in graph mode without
+        XLA, separate products are faster (measured) and are used.
         """
         g = self.generator
-        first = g.recurrent_layers[0].cell
+        cells = [layer.cell for layer in g.recurrent_layers]
+        k = g.states_per_layer
         w_head, b_head = g.head.kernel, g.head.bias
-        folded_kernel, folded_bias = folded
-        projection = tf.matmul(pred, first.kernel)
+        pairs, folded_bias = folded
+        projection = tf.matmul(pred, cells[0].kernel)
         if noise is not None:
-            noise_projection = self.dither * tf.matmul(noise, first.kernel)  # [steps, batch, gates * units]
+            noise_projection = self.dither * tf.matmul(noise, cells[0].kernel)  # [steps, batch, gates * units]
             noise_projection = tf.concat([noise_projection, tf.zeros_like(noise_projection[:1])], axis=0)
             projection = projection + noise_projection[0]
+        recurrent = [tf.matmul(states[i * k], cell.recurrent_kernel) for i, cell in enumerate(cells)]
+        paired = paired and pred.shape[0] == 1
+        separate = None if paired else [tf.unstack(pair) for pair in pairs]
         hidden = tf.TensorArray(pred.dtype, size=steps, element_shape=(pred.shape[0], g.units))
         for t in tf.range(steps):
-            top, states = self._cells_from_projection(projection, states)
-            hidden = hidden.write(t, top)
-            projection = tf.matmul(top, folded_kernel) + folded_bias
+            x, new_states, new_recurrent = projection, [], []
+            for i, cell in enumerate(cells):
+                h, layer_states = _cell_from_projections(cell, x, recurrent[i], list(states[i * k : (i + 1) * k]))
+                new_states.extend(layer_states)
+                if paired:
+                    x, own = tf.unstack(tf.matmul(tf.stack([h, h]), pairs[i]))
+                else:
+                    x, own = tf.matmul(h, separate[i][0]), tf.matmul(h, separate[i][1])
+                new_recurrent.append(own)
+            states, recurrent = new_states, new_recurrent
+            hidden = hidden.write(t, h)
+            projection = x + folded_bias
             if noise is not None:
                 projection = projection + noise_projection[t + 1]
         preds = tf.matmul(hidden.stack(), w_head) + b_head  # [steps, batch, frame_length]
         frames = tf.concat([pred[None], preds[:-1]], axis=0)
         return tf.transpose(frames, [1, 0, 2]), preds[-1], list(states), num, den, step + steps
 
-    def _cells_from_projection(self, projection, states):
-        """One step of the stack given the first cell's input projection `inputs @ kernel`."""
-        g = self.generator
-        k = g.states_per_layer
-        first = g.recurrent_layers[0].cell
-        x, first_states = _cell_from_projection(first, projection, list(states[:k]))
-        new_states = list(first_states)
-        for i, layer in enumerate(g.recurrent_layers[1:], start=1):
-            layer_states = list(states[i * k : (i + 1) * k])
-            x, out_states = layer.cell(x, layer_states if k > 1 else layer_states[0])
-            new_states.extend(out_states if isinstance(out_states, (list, tuple)) else [out_states])
-        return x, new_states
-
     def _loop(self, jit: bool, folded: bool):
         if (jit, folded) not in self._loops:
-            fn = self._folded_loop_fn if folded else self._loop_fn
+            fn = functools.partial(self._folded_loop_fn, paired=jit) if folded else self._loop_fn
             self._loops[jit, folded] = tf.function(fn, jit_compile=jit, reduce_retracing=False)
         return self._loops[jit, folded]
 
@@ -268,7 +294,7 @@ class Rollout:
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
         if folded is not None and not self.foldable:
-            raise ValueError("this rollout cannot be folded (stitched feedback, skip connections or another head)")
+            raise ValueError(UNFOLDABLE)
         pred, states, num, den, step, noise_seed = carry
         noise = self._noise(noise_seed, step, steps, tf.shape(pred)) if self.dither > 0 else None
         args = (steps, pred, states, num, den, step, noise) + ((folded,) if folded is not None else ())
@@ -285,39 +311,30 @@ class Rollout:
         return frames.numpy(), (pred, states, num, den, step, noise_seed)
 
 
-def _cell_from_projection(cell, projection, states):
-    """A Keras GRUCell / LSTMCell step given `inputs @ cell.kernel` (no bias yet).
+def _cell_from_projections(cell, projection, recurrent_projection, states):
+    """A Keras GRUCell (reset_after) / LSTMCell step given `inputs @ cell.kernel`
+    and `h_tm1 @ cell.recurrent_kernel` (both without bias).
 
     Mirrors keras/src/layers/rnn/gru.py and lstm.py (inference, no dropout);
     the rollout tests check it against the Keras layers.
     """
-    units = cell.units
     h_tm1 = states[0]
     if isinstance(cell, keras.layers.GRUCell):
-        if cell.use_bias and cell.reset_after:
-            input_bias, recurrent_bias = cell.bias[0], cell.bias[1]
-        else:
-            input_bias, recurrent_bias = (cell.bias if cell.use_bias else None), None
-        matrix_x = projection if input_bias is None else projection + input_bias
+        if not cell.reset_after:
+            raise TypeError("cannot fold a GRUCell with reset_after=False")
+        matrix_x, inner = projection, recurrent_projection
+        if cell.use_bias:
+            matrix_x, inner = matrix_x + cell.bias[0], inner + cell.bias[1]
         x_z, x_r, x_h = tf.split(matrix_x, 3, axis=-1)
-        if cell.reset_after:
-            inner = tf.matmul(h_tm1, cell.recurrent_kernel)
-            if recurrent_bias is not None:
-                inner = inner + recurrent_bias
-            rec_z, rec_r, rec_h = tf.split(inner, 3, axis=-1)
-            z = cell.recurrent_activation(x_z + rec_z)
-            r = cell.recurrent_activation(x_r + rec_r)
-            hh = cell.activation(x_h + r * rec_h)
-        else:
-            inner = tf.matmul(h_tm1, cell.recurrent_kernel[:, : 2 * units])
-            z = cell.recurrent_activation(x_z + inner[:, :units])
-            r = cell.recurrent_activation(x_r + inner[:, units:])
-            hh = cell.activation(x_h + tf.matmul(r * h_tm1, cell.recurrent_kernel[:, 2 * units :]))
+        rec_z, rec_r, rec_h = tf.split(inner, 3, axis=-1)
+        z = cell.recurrent_activation(x_z + rec_z)
+        r = cell.recurrent_activation(x_r + rec_r)
+        hh = cell.activation(x_h + r * rec_h)
         h = z * h_tm1 + (1 - z) * hh
         return h, [h]
     if isinstance(cell, keras.layers.LSTMCell):
         c_tm1 = states[1]
-        z = projection + tf.matmul(h_tm1, cell.recurrent_kernel)
+        z = projection + recurrent_projection
         if cell.use_bias:
             z = z + cell.bias
         z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
