@@ -90,8 +90,8 @@ def check_resolutions(fft_sizes, hop_lengths, win_lengths, samples: int | None =
             f"MR-STFT resolution fft_size={longest} is longer than the stitched segment of {samples} "
             "samples it is applied to. Lower the fft sizes (e.g. --set objective.stft="
             "\"{'fft_sizes': (512, 256, 128), 'hop_lengths': (60, 30, 12), 'win_lengths': (300, 150, 60)}\") "
-            "or lengthen the segment (raise data.sequence_length or data.frame_length, or "
-            "objective.free_run_steps when training free-running)."
+            "or lengthen the segment (raise data.sequence_length or data.frame_length, "
+            "objective.stft.segment_frames, or objective.free_run_steps when training free-running)."
         )
 
 
@@ -369,9 +369,25 @@ STFT_OPTIONS = (
 )
 
 
+# objective.stft key read by the loss context, not the loss: the spec/* terms of a training step see
+# the same random run of this many consecutive frames of each sequence, stitched (None: whole sequences).
+SEGMENT_OPTION = "segment_frames"
+
+
+def stft_segment_frames(experiment) -> int | None:
+    """`objective.stft.segment_frames`, checked: None or a whole number of frames >= 1."""
+    value = experiment.objective.stft.get(SEGMENT_OPTION)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(
+            f"objective.stft.{SEGMENT_OPTION} must be a whole number of frames >= 1, or None for whole "
+            f"sequences; got {value!r}"
+        )
+    return value
+
+
 def stft_options(experiment) -> dict:
     """The MR-STFT options of `experiment.objective.stft`, with the data's sample rate for mel."""
-    options = dict(experiment.objective.stft)
+    options = {k: v for k, v in experiment.objective.stft.items() if k != SEGMENT_OPTION}
     misplaced = sorted(k for k in options if k.endswith("_weight") and k != "resolution_weights")
     if misplaced:
         raise ValueError(
@@ -380,7 +396,9 @@ def stft_options(experiment) -> dict:
         )
     unknown = sorted(set(options) - set(STFT_OPTIONS))
     if unknown:
-        raise ValueError(f"unknown objective.stft keys {unknown}; valid keys: {', '.join(STFT_OPTIONS)}")
+        raise ValueError(
+            f"unknown objective.stft keys {unknown}; valid keys: {', '.join(STFT_OPTIONS + (SEGMENT_OPTION,))}"
+        )
     options.setdefault("sample_rate", experiment.data.sample_rate)
     for key in ("fft_sizes", "hop_lengths", "win_lengths", "resolution_weights"):
         if options.get(key) is not None:
@@ -412,12 +430,13 @@ def _spectral_term(component: str):
         requested = tuple(
             name for name in SPECTRAL_COMPONENTS if f"spec/{name}" in experiment.objective.loss_weights
         ) or (component,)
+        segment = stft_segment_frames(experiment)
         key = (tuple(sorted(options.items())), requested)
 
         def term(ctx):
             if key not in ctx.cache:
                 compute = _compiled_components(*key)
-                ctx.cache[key] = compute(ctx.target_audio, ctx.pred_audio)
+                ctx.cache[key] = compute(*ctx.segment_audio(segment))
             return ctx.cache[key][component]
 
         return term

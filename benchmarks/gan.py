@@ -1,9 +1,12 @@
 """Cost of one gan_denoise training step per discriminator family, relative to MSE, in one run.
 
-Rows: the MSE baseline, the spectral objective (gan_denoise's reconstruction
-terms without the adversarial part), every GAN experiment file, and
-gan_denoise with MSE instead of MR-STFT reconstruction ("+mse_rec": the cost
-of the adversarial part alone, on top of the MSE step). Each GAN
+Rows: the MSE baseline, the spectral objective on whole sequences
+(experiments/spectral.py) and on gan_denoise's random 4-frame segments
+("spectral_segments": gan_denoise's reconstruction terms without the
+adversarial part), every GAN experiment file, gan_denoise with MSE instead of
+MR-STFT reconstruction ("+mse_rec": the cost of the adversarial part alone,
+on top of the MSE step) and gan_denoise with its MR-STFT on whole sequences
+("+whole_rec"). Each GAN
 row is timed with its discriminator switched on (`d_start_step=0`), i.e. the
 full two-network step; during the warm-up the step costs about the spectral
 row. The step is `trainer.train_step` under `tf.function`, as the training
@@ -31,7 +34,9 @@ from advaudio import config as config_lib  # noqa: E402
 from objectives import build_step, synthetic_batch, time_steps  # noqa: E402  (benchmarks/objectives.py)
 
 BASELINE = ("mse", "experiments/mse_baseline.py")
-RECONSTRUCTION = ("spectral", "experiments/spectral.py")
+WHOLE_SPECTRAL = ("spectral", "experiments/spectral.py", [])
+SEGMENTS = "objective.stft={'segment_frames': 4}"  # as experiments/gan_denoise.py
+RECONSTRUCTION = ("spectral_segments", "experiments/spectral.py", [SEGMENTS])
 GAN_ROWS = {
     "gan_denoise": "experiments/gan_denoise.py",
     "gan_frame_mlp": "experiments/gan_frame_mlp.py",
@@ -45,6 +50,8 @@ MSE_RECONSTRUCTION = (
     "experiments/gan_denoise.py",
     ["objective.loss_weights={'rec/mse': 1.0, 'adv/gen': 1.0, 'adv/feat': 2.0}"],
 )
+# gan_denoise with its MR-STFT on whole sequences: what the segments save.
+WHOLE_RECONSTRUCTION = ("gan_denoise+whole_rec", "experiments/gan_denoise.py", ["objective.stft={'segment_frames': None}"])
 
 
 def load_row(path: str, overrides: list[str]) -> config_lib.Experiment:
@@ -65,10 +72,11 @@ def main(argv=None) -> int:
     unknown = sorted(set(args.rows or []) - set(GAN_ROWS))
     if unknown:
         parser.error(f"unknown rows {unknown}; valid: {list(GAN_ROWS)}")
-    rows = {BASELINE[0]: (BASELINE[1], []), RECONSTRUCTION[0]: (RECONSTRUCTION[1], [])}
+    rows = {BASELINE[0]: (BASELINE[1], []), WHOLE_SPECTRAL[0]: WHOLE_SPECTRAL[1:], RECONSTRUCTION[0]: RECONSTRUCTION[1:]}
     rows.update({name: (GAN_ROWS[name], []) for name in (args.rows or GAN_ROWS)})
     if not args.rows or "gan_denoise" in args.rows:
         rows[MSE_RECONSTRUCTION[0]] = MSE_RECONSTRUCTION[1:]
+        rows[WHOLE_RECONSTRUCTION[0]] = WHOLE_RECONSTRUCTION[1:]
 
     prepared = {}
     for name, (path, row_overrides) in rows.items():
@@ -90,14 +98,14 @@ def main(argv=None) -> int:
         f"device {device}; median of {args.rounds} rounds x {args.steps} steps; GAN rows with D on"
     )
     mse, spectral = (statistics.median(times[n]) for n in (BASELINE[0], RECONSTRUCTION[0]))
-    print(f"{'row':<22} {'discriminator':<22} {'ms/step':>9} {'x mse':>7} {'x spectral':>11}")
+    print(f"{'row':<22} {'discriminator':<22} {'ms/step':>9} {'x mse':>7} {'x spectral_segments':>20}")
     for name, values in times.items():
         median = statistics.median(values)
         adv = prepared[name][2].objective.adversarial
         family = "-" if prepared[name][2].objective.name != "gan_denoise" else (
             adv.discriminator if isinstance(adv.discriminator, str) else getattr(adv.discriminator, "__name__", "callable")
         )
-        print(f"{name:<22} {family:<22} {1000 * median:9.1f} {median / mse:7.2f} {median / spectral:11.2f}")
+        print(f"{name:<22} {family:<22} {1000 * median:9.1f} {median / mse:7.2f} {median / spectral:20.2f}")
     return 0
 
 

@@ -68,6 +68,7 @@ def seam_discriminator(input_length, **params) -> keras.Model:
 
 
 LOSS_WEIGHTS = {"spec/sc": 1.0, "spec/logmag": 1.0, "adv/gen": 1.0, "adv/feat": 2.0}  # as gan_denoise
+STFT = {"segment_frames": 4}  # as gan_denoise: MR-STFT on a random 1 s run of frames per sequence
 
 
 def get_config() -> Experiment:
@@ -76,6 +77,7 @@ def get_config() -> Experiment:
         objective=Objective(
             name="gan_denoise",
             loss_weights=LOSS_WEIGHTS,
+            stft=STFT,
             adversarial=Adversarial(
                 discriminator=seam_discriminator,  # a callable, not a registry name
                 discriminator_params={"channels": (16, 32, 32), "kernel_size": 9, "stride": 4},

@@ -14,6 +14,7 @@ Smoke: python -m advaudio.run experiments/gan_multi_period.py --smoke
 from advaudio.config import Adversarial, Experiment, Objective
 
 LOSS_WEIGHTS = {"spec/sc": 1.0, "spec/logmag": 1.0, "adv/gen": 1.0, "adv/feat": 2.0}  # as gan_denoise
+STFT = {"segment_frames": 4}  # as gan_denoise: MR-STFT on a random 1 s run of frames per sequence
 
 
 def get_config() -> Experiment:
@@ -22,6 +23,7 @@ def get_config() -> Experiment:
         objective=Objective(
             name="gan_denoise",
             loss_weights=LOSS_WEIGHTS,
+            stft=STFT,
             adversarial=Adversarial(
                 discriminator="multi_period",
                 # HiFi-GAN's periods; channels narrowed (HiFi-GAN: 32, 128, 512, 1024) for speed.

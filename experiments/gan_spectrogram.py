@@ -13,6 +13,7 @@ Smoke: python -m advaudio.run experiments/gan_spectrogram.py --smoke
 from advaudio.config import Adversarial, Experiment, Objective
 
 LOSS_WEIGHTS = {"spec/sc": 1.0, "spec/logmag": 1.0, "adv/gen": 1.0, "adv/feat": 2.0}  # as gan_denoise
+STFT = {"segment_frames": 4}  # as gan_denoise: MR-STFT on a random 1 s run of frames per sequence
 
 
 def get_config() -> Experiment:
@@ -21,6 +22,7 @@ def get_config() -> Experiment:
         objective=Objective(
             name="gan_denoise",
             loss_weights=LOSS_WEIGHTS,
+            stft=STFT,
             adversarial=Adversarial(
                 discriminator="spectrogram",
                 # (fft_size, hop_length, win_length) per sub-discriminator, UnivNet-like.

@@ -94,6 +94,12 @@ def test_smoke_shrinks_everything(cfg):
     assert cfg.data.default_minutes <= 0.5
 
 
+def test_smoke_measures_whole_sequences_instead_of_too_short_segments(cfg):
+    cfg.objective.stft = {"fft_sizes": (1024,), "hop_lengths": (120,), "win_lengths": (600,), "segment_frames": 4}
+    C.smoke(cfg)
+    assert cfg.objective.stft == {"fft_sizes": (1024,), "hop_lengths": (120,), "win_lengths": (600,), "segment_frames": None}
+
+
 def test_example_span_and_hop():
     data = C.Data(frame_length=400, frame_hop=None, sequence_length=8)
     assert C.frame_hop(data) == 400 and C.example_span(data) == 9 * 400

@@ -85,6 +85,22 @@ def test_train_step_returns_every_key_finite(trainer):
     assert validation["loss"] == pytest.approx(validation["rec/mse"])  # reconstruction only
 
 
+def test_spectral_reconstruction_judges_the_step_s_random_segments():
+    from advaudio import losses
+
+    cfg = tiny_experiment()
+    cfg.objective.loss_weights = {"spec/sc": 1.0, "adv/gen": 1.0, "adv/feat": 2.0}
+    cfg.objective.stft = {"fft_sizes": (32, 16), "hop_lengths": (8, 4), "win_lengths": (24, 16), "segment_frames": 2}
+    trainer = make_trainer(cfg)
+    inputs, targets = batch()
+    segment = trainer.training_context(trainer.generator(inputs), targets).segment_audio(2)  # step 0's draw
+    assert segment[1].shape == (BATCH, 2 * FRAME)
+    options = losses.stft_options(cfg)
+    expected = float(losses.multi_resolution_stft_components(*segment, components=("sc",), **options)["sc"])
+    logs = finite_scalars(trainer.train_step((inputs, targets)))
+    assert logs["spec/sc"] == pytest.approx(expected, rel=1e-5)
+
+
 @pytest.mark.parametrize(
     "family, loss",
     [("frame_mlp", "hinge"), ("multi_period", "non_saturating"), ("spectrogram", "wasserstein_gp"), ("waveform", "least_squares")],

@@ -233,3 +233,74 @@ def test_frame_by_blocks_equals_tf_signal_frame(frame_length, hop_length, num_fr
     expected = tf.signal.frame(signal, frame_length, hop_length).numpy()
     got = losses.frame_by_blocks(signal, frame_length, hop_length, num_frames).numpy()
     np.testing.assert_array_equal(got, expected)
+
+
+# --------------------------------------------------------------------------- random segments
+
+
+def frames_numbered(batch, steps, frame_length, offset=0.0):
+    """Frames whose every sample holds its (sequence, frame) identity: 1000 * b + frame + offset."""
+    ids = 1000.0 * np.arange(batch)[:, None] + np.arange(steps)[None] + offset
+    return tf.constant(np.repeat(ids[..., None], frame_length, axis=-1).astype(np.float32))
+
+
+def segment_experiment(segment_frames):
+    cfg = config_lib.Experiment()
+    cfg.data.frame_length = 40  # frame_hop None: concatenated frames, so stitched samples keep their ids
+    cfg.objective.loss_weights = {"spec/sc": 1.0, "spec/logmag": 1.0}
+    cfg.objective.stft = {"fft_sizes": (64, 32), "hop_lengths": (16, 8), "win_lengths": (48, 32),
+                          "segment_frames": segment_frames}
+    return cfg
+
+
+def test_segments_are_the_same_random_run_of_frames_of_target_and_prediction():
+    batch, steps, k = 64, 12, 4
+    target, pred = frames_numbered(batch, steps, 40), frames_numbered(batch, steps, 40, offset=0.5)
+    cfg = segment_experiment(k)
+    seed = tf.constant([3, 7], tf.int64)
+    seg_target, seg_pred = (a.numpy() for a in LossContext(pred, target, cfg, segment_seed=seed).segment_audio(k))
+    assert seg_target.shape == seg_pred.shape == (batch, k * 40)
+    frame_ids = seg_target[:, ::40] - 1000.0 * np.arange(batch)[:, None]  # [batch, k] frame numbers
+    starts = frame_ids[:, 0]
+    np.testing.assert_array_equal(frame_ids, starts[:, None] + np.arange(k))  # consecutive frames of its own sequence
+    np.testing.assert_array_equal(seg_pred, seg_target + 0.5)  # the prediction's run is the target's
+    assert set(starts) == set(range(steps - k + 1))  # every start that fits, the last one included
+    again = LossContext(pred, target, cfg, segment_seed=seed).segment_audio(k)[0].numpy()
+    np.testing.assert_array_equal(again, seg_target)  # reproducible from the seed
+    other = LossContext(pred, target, cfg, segment_seed=tf.constant([3, 8], tf.int64)).segment_audio(k)[0].numpy()
+    assert not np.array_equal(other, seg_target)
+
+
+def test_segments_fall_back_to_whole_sequences():
+    target, pred = frames_numbered(2, 5, 40), frames_numbered(2, 5, 40, offset=0.5)
+    cfg = segment_experiment(4)
+    seed = tf.constant([0, 0], tf.int64)
+    for ctx, k in [(LossContext(pred, target, cfg), 4),  # no seed: validation
+                   (LossContext(pred, target, cfg, segment_seed=seed), None),
+                   (LossContext(pred, target, cfg, segment_seed=seed), 5)]:  # the whole sequence is the only run
+        got = ctx.segment_audio(k)
+        assert got[0] is ctx.target_audio and got[1] is ctx.pred_audio
+
+
+def test_spec_terms_with_segments_measure_the_segment():
+    rng = np.random.default_rng(9)
+    pred = tf.constant(rng.normal(size=(3, 8, 40)).astype(np.float32))
+    target = tf.constant(rng.normal(size=(3, 8, 40)).astype(np.float32))
+    cfg = segment_experiment(3)
+    ctx = LossContext(pred, target, cfg, segment_seed=tf.constant([1, 2], tf.int64))
+    got = {name: float(LOSS_TERMS.build(name, cfg)(ctx)) for name in ("spec/sc", "spec/logmag")}
+    seg_target, seg_pred = (a.numpy() for a in ctx.segment_audio(3))
+    assert seg_pred.shape == (3, 120)
+    expected = reference_components(seg_target, seg_pred, (64, 32), (16, 8), (48, 32))
+    for name in ("sc", "logmag"):
+        assert got[f"spec/{name}"] == pytest.approx(expected[name], rel=2e-4), name
+    whole = LossContext(pred, target, cfg)  # validation: the whole sequences
+    full = float(LOSS_TERMS.build("spec/sc", cfg)(whole))
+    assert full == pytest.approx(reference_components(whole.target_audio.numpy(), whole.pred_audio.numpy(),
+                                                      (64, 32), (16, 8), (48, 32))["sc"], rel=2e-4)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 2.5, True, "4"])
+def test_segment_frames_must_be_a_whole_number_of_frames(bad):
+    with pytest.raises(ValueError, match="objective.stft.segment_frames must be a whole number"):
+        LOSS_TERMS.build("spec/sc", segment_experiment(bad))

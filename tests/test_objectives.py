@@ -120,6 +120,38 @@ def test_spectral_resolution_longer_than_stitched_segment_names_the_fix(generato
         build_trainer(cfg, generator)
 
 
+def test_training_steps_judge_random_segments_and_validation_whole_sequences(generator, batch):
+    cfg = tiny_experiment(name="spectral", loss_weights={"spec/sc": 1.0})
+    cfg.objective.stft = {**TINY_STFT, "segment_frames": 4}
+    assert stitched_segment_length(cfg) == 4 * FRAME - 3 * 3
+    trainer = trainer_for(cfg, generator)
+    inputs, targets = batch
+    ctx = trainer.training_context(trainer.generator(inputs), targets)  # step 0's segments
+    seg_target, seg_pred = ctx.segment_audio(4)
+    assert seg_pred.shape == (3, 4 * FRAME - 3 * 3)
+    expected = float(_spec_sc(cfg, seg_target, seg_pred))
+    whole = float(trainer.test_step(batch)["spec/sc"])
+    assert whole == pytest.approx(float(_spec_sc(cfg, ctx.target_audio, ctx.pred_audio)), rel=1e-5)
+    assert expected != pytest.approx(whole, rel=1e-3)
+    assert float(trainer.train_step(batch)["spec/sc"]) == pytest.approx(expected, rel=1e-5)
+    later = trainer.training_context(trainer.generator(inputs), targets)  # step 1 draws other segments
+    assert not np.array_equal(later.segment_audio(4)[0].numpy(), seg_target.numpy())
+
+
+def _spec_sc(cfg, target_audio, pred_audio):
+    from advaudio import losses
+
+    options = losses.stft_options(cfg)
+    return losses.multi_resolution_stft_components(target_audio, pred_audio, components=("sc",), **options)["sc"]
+
+
+def test_segment_shorter_than_a_resolution_names_the_fix(generator):
+    cfg = tiny_experiment(name="spectral", loss_weights={"spec/sc": 1.0})
+    cfg.objective.stft = {**TINY_STFT, "segment_frames": 1}
+    with pytest.raises(ValueError, match=r"fft_size=32.*12 samples(.|\n)*objective.stft.segment_frames"):
+        build_trainer(cfg, generator)
+
+
 def test_spectral_train_step_reduces_its_loss(generator, batch):
     cfg = tiny_experiment(name="spectral", loss_weights={"spec/sc": 1.0, "spec/logmag": 1.0})
     cfg.train.learning_rate = 1e-2

@@ -28,22 +28,52 @@ class LossContext:
             with the experiment's stitching method (so seams are judged).
     """
 
-    def __init__(self, pred_frames, target_frames, experiment: config_lib.Experiment):
+    def __init__(self, pred_frames, target_frames, experiment: config_lib.Experiment, segment_seed=None):
         self.pred_frames = pred_frames
         self.target_frames = target_frames
         self.experiment = experiment
+        self.segment_seed = segment_seed  # stateless-RNG seed of `segment_audio`; None: whole sequences
         self._audio = {}
         self.cache = {}  # shared work of several terms (e.g. the spectrograms of all spec/* terms)
 
+    def _stitch(self, frames):
+        gen = self.experiment.generate
+        return stitch(
+            frames,
+            gen.stitch,
+            config_lib.frame_hop(self.experiment.data),
+            window=gen.window,
+            crossfade_length=gen.crossfade_length,
+        )
+
     def _stitched(self, key, frames):
         if key not in self._audio:
-            gen = self.experiment.generate
-            self._audio[key] = stitch(
-                frames,
-                gen.stitch,
-                config_lib.frame_hop(self.experiment.data),
-                window=gen.window,
-                crossfade_length=gen.crossfade_length,
+            self._audio[key] = self._stitch(frames)
+        return self._audio[key]
+
+    def segment_audio(self, num_frames: int | None):
+        """(target, pred) stitched from the same random run of `num_frames` frames of each sequence.
+
+        Each sequence gets its own start, uniform over the runs that fit,
+        drawn from `segment_seed`. Whole sequences (`target_audio`,
+        `pred_audio`) when num_frames is None or at least the sequence
+        length, or when the context has no seed (validation).
+
+        Returns:
+            two `[batch, samples]` waveforms.
+        """
+        steps = self.pred_frames.shape[1]
+        if num_frames is None or self.segment_seed is None or (steps is not None and num_frames >= steps):
+            return self.target_audio, self.pred_audio
+        key = ("segment", num_frames)
+        if key not in self._audio:
+            shape = tf.shape(self.pred_frames)
+            starts = tf.random.stateless_uniform(
+                shape[:1], seed=self.segment_seed, minval=0, maxval=shape[1] - num_frames + 1, dtype=tf.int32
+            )
+            index = starts[:, None] + tf.range(num_frames)[None]  # [batch, num_frames]
+            self._audio[key] = tuple(
+                self._stitch(tf.gather(frames, index, batch_dims=1)) for frames in (self.target_frames, self.pred_frames)
             )
         return self._audio[key]
 
@@ -100,6 +130,8 @@ SAMPLING_SCHEDULES = ("constant", "linear", "inverse_sigmoid")
 # inverse_sigmoid: p(step) = p / (1 + exp(-(step - ramp / 2) / (ramp * SIGMOID_WIDTH))); at step 0 it is
 # p / (1 + e^5) ~ 0.7% of p and at the end of the ramp ~ 99.3% of p.
 SIGMOID_WIDTH = 0.1
+# Salts of the trainer's stateless random streams (added to train.seed).
+SAMPLING_SEED_SALT, FREE_RUN_SEED_SALT, SEGMENT_SEED_SALT = 0, 1, 2
 
 
 def sampling_probability(step, final_probability: float, schedule: str, ramp_steps: int):
@@ -299,7 +331,7 @@ class FrameTrainer(keras.Model):
 
         def sampled():
             shape = tf.shape(inputs)[:2]
-            mask = tf.random.stateless_uniform(shape, seed=self._stateless_seed(0)) < probability
+            mask = tf.random.stateless_uniform(shape, seed=self._stateless_seed(SAMPLING_SEED_SALT)) < probability
             return scheduled_sampling_unroll(self.generator, inputs, mask)  # step() has no training-only layers
 
         return tf.cond(probability > 0.0, sampled, lambda: self.generator(inputs, training=training))
@@ -310,7 +342,7 @@ class FrameTrainer(keras.Model):
         prefix, steps = objective.free_run_prefix, objective.free_run_steps
         last_start = tf.shape(inputs)[1] - prefix - steps
         start = tf.random.stateless_uniform(
-            [], seed=self._stateless_seed(1), minval=0, maxval=last_start + 1, dtype=tf.int32
+            [], seed=self._stateless_seed(FREE_RUN_SEED_SALT), minval=0, maxval=last_start + 1, dtype=tf.int32
         )
         prefix_preds, states = self.generator.call_with_states(inputs[:, start : start + prefix], training=training)
         rollout = free_run(self.generator, prefix_preds[:, -1], states, steps)
@@ -341,6 +373,10 @@ class FrameTrainer(keras.Model):
             return self.scheduled_sampling_frames(inputs, self.current_sampling_probability(), training)
         return self.generator(inputs, training=training)
 
+    def training_context(self, preds, targets) -> LossContext:
+        """The loss context of a training step (random spec/* segments drawn per step and replica)."""
+        return LossContext(preds, targets, self.experiment, segment_seed=self._stateless_seed(SEGMENT_SEED_SALT))
+
     def reconstruction_losses(self, ctx: LossContext) -> dict:
         return {name: fn(ctx) for name, (_, fn) in self.loss_terms.items()}
 
@@ -352,7 +388,7 @@ class FrameTrainer(keras.Model):
         inputs, targets = data
         with tf.GradientTape() as tape:
             preds, targets = self.regime_frames(inputs, targets, training=True)
-            values = self.reconstruction_losses(LossContext(preds, targets, self.experiment))
+            values = self.reconstruction_losses(self.training_context(preds, targets))
             loss = self.weighted_total(values)
             scaled = loss / replicas_in_sync()
         variables = self.generator.trainable_variables

@@ -336,7 +336,7 @@ class GanDenoiseTrainer(FrameTrainer):
         active = self.discriminator_active()
         with tf.GradientTape() as tape:
             preds, targets = self.regime_frames(inputs, targets, training=True)
-            values = self.reconstruction_losses(LossContext(preds, targets, self.experiment))
+            values = self.reconstruction_losses(self.training_context(preds, targets))
             real, fake = self.select_examples(
                 self.discriminator_examples(targets), self.discriminator_examples(preds)
             )

@@ -9,20 +9,30 @@ resolution fits the stitched segment, instead of failing at the first step.
 from __future__ import annotations
 
 from advaudio import config as config_lib
-from advaudio.losses import DEFAULT_FFT_SIZES, DEFAULT_HOP_LENGTHS, DEFAULT_WIN_LENGTHS, check_resolutions, stft_options
+from advaudio.losses import (
+    DEFAULT_FFT_SIZES,
+    DEFAULT_HOP_LENGTHS,
+    DEFAULT_WIN_LENGTHS,
+    check_resolutions,
+    stft_options,
+    stft_segment_frames,
+)
 from advaudio.objectives.base import FrameTrainer, regime_segment_frames
 from advaudio.registry import OBJECTIVES
 from advaudio.stitching import resolve_method, stitched_length
 
 
 def stitched_segment_length(experiment: config_lib.Experiment) -> int:
-    """Samples of the stitched waveform the spectral terms see in one training example."""
+    """Samples of the stitched waveform the spectral terms see in one training example
+    (`objective.stft.segment_frames` of the frames the regime predicts, or all of them)."""
     data, generate = experiment.data, experiment.generate
     hop = config_lib.frame_hop(data)
     method = resolve_method(generate.stitch, data.frame_length, hop)
-    return stitched_length(
-        method, regime_segment_frames(experiment), data.frame_length, hop, generate.crossfade_length
-    )
+    frames = regime_segment_frames(experiment)
+    segment = stft_segment_frames(experiment)
+    if segment is not None:
+        frames = min(frames, segment)
+    return stitched_length(method, frames, data.frame_length, hop, generate.crossfade_length)
 
 
 def check_spectral_config(experiment: config_lib.Experiment) -> None:
