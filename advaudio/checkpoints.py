@@ -3,7 +3,7 @@
 Layout (the run-folder contract): `checkpoints/generator-epoch0003.weights.h5`
 every epoch (the last `keep_last` kept), `checkpoints/generator-best.weights.h5`
 (best validation loss) and `checkpoints/index.json`:
-`{"best": {"epoch", "val_loss", "path", "step"}, "epochs": [{"epoch", "path", "step", "val_loss"}, ...]}`
+`{"best": {"epoch", "val_loss", "path", "step", "eligible"}, "epochs": [{"epoch", "path", "step", "val_loss", "eligible"}, ...]}`
 with paths relative to the run folder.
 """
 from __future__ import annotations
@@ -37,8 +37,17 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _is_better(val_loss: float | None, best: dict | None) -> bool:
-    """None (no validation) makes the latest epoch the best; NaN is never best."""
+def _is_better(val_loss: float | None, best: dict | None, eligible: bool = True) -> bool:
+    """Whether this epoch replaces `best`.
+
+    An eligible epoch always beats an ineligible best, and an ineligible one
+    never beats an eligible best (e.g. the GAN's reconstruction-only warm-up
+    is not the GAN, however low its validation loss). Otherwise None (no
+    validation) makes the latest epoch the best; NaN is never best.
+    """
+    best_eligible = best is not None and best.get("eligible", True)
+    if best is not None and eligible != best_eligible:
+        return eligible and (val_loss is None or math.isfinite(val_loss))
     if val_loss is None:
         return True
     if not math.isfinite(val_loss):
@@ -48,7 +57,8 @@ def _is_better(val_loss: float | None, best: dict | None) -> bool:
     return val_loss < best["val_loss"]
 
 
-def save_generator_checkpoint(run_dir, generator, epoch: int, step: int, val_loss: float | None, keep_last: int) -> dict:
+def save_generator_checkpoint(run_dir, generator, epoch: int, step: int, val_loss: float | None, keep_last: int,
+                              eligible: bool = True) -> dict:
     """Writes this epoch's generator weights, updates index.json, prunes old epochs.
 
     Args:
@@ -59,6 +69,9 @@ def save_generator_checkpoint(run_dir, generator, epoch: int, step: int, val_los
         val_loss: validation loss of this epoch (None without validation; the
             latest epoch is then the best).
         keep_last: how many per-epoch files to keep (the best is kept apart).
+        eligible: whether this epoch trained the whole objective
+            (`FrameTrainer.counts_for_best`); "best" is the best eligible
+            epoch, or the best of the others while there is none.
     Returns:
         The updated index.
     """
@@ -71,14 +84,16 @@ def save_generator_checkpoint(run_dir, generator, epoch: int, step: int, val_los
 
     index = read_index(run_dir)
     val = None if val_loss is None else float(val_loss)
-    entry = {"epoch": int(epoch), "path": f"{CHECKPOINT_DIR}/{name}", "step": int(step), "val_loss": val}
+    entry = {"epoch": int(epoch), "path": f"{CHECKPOINT_DIR}/{name}", "step": int(step), "val_loss": val,
+             "eligible": bool(eligible)}
     epochs = [e for e in index.get("epochs", []) if e["epoch"] != epoch] + [entry]
     epochs.sort(key=lambda e: e["epoch"])
-    if _is_better(val, index.get("best")):
+    if _is_better(val, index.get("best"), eligible):
         tmp_best = folder / ("tmp-" + BEST_FILE)
         shutil.copyfile(folder / name, tmp_best)
         os.replace(tmp_best, folder / BEST_FILE)
-        index["best"] = {"epoch": int(epoch), "val_loss": val, "path": f"{CHECKPOINT_DIR}/{BEST_FILE}", "step": int(step)}
+        index["best"] = {"epoch": int(epoch), "val_loss": val, "path": f"{CHECKPOINT_DIR}/{BEST_FILE}", "step": int(step),
+                         "eligible": bool(eligible)}
     keep = max(1, int(keep_last))
     for old in epochs[:-keep]:
         (Path(run_dir) / old["path"]).unlink(missing_ok=True)

@@ -236,7 +236,7 @@ class Rollout:
         per layer when `paired` (under XLA) and the batch is 1, so a step is
         `layers` products, each of which XLA's CPU backend splits across
         cores (on 2 cores each keeps its half of the weights in its own L2
-        cache; ~2.8x faster than separate matrix-vector products, see
+        cache; 2.6-3x faster than separate matrix-vector products, see
         benchmarks/generation.py). At batch > 1, and in graph mode without
         XLA, separate products are faster (measured) and are used.
         """

@@ -207,6 +207,7 @@ def train(cfg, strategy, prepared, datasets, run_dir: Path, *, resume: bool, chi
             checkpoints.save_generator_checkpoint(
                 run_dir, generator, epoch=epoch + 1, step=step,
                 val_loss=logs.get("val_loss", logs["loss"]), keep_last=cfg.train.keep_checkpoints,
+                eligible=trainer.counts_for_best(),
             )
         state.save(epoch + 1)  # last: a run killed before this replays the epoch
 

@@ -29,16 +29,35 @@ def first_weight(generator):
     return generator.get_weights()[0].copy()
 
 
-def save_epochs(run_dir, experiment, val_losses, keep_last):
+def save_epochs(run_dir, experiment, val_losses, keep_last, eligible=None):
     """Saves one checkpoint per val loss with distinct weights; returns the weights saved per epoch."""
     config_lib.save_json(experiment, run_dir / "config.json")
     generator = build_generator(experiment.model, experiment.data)
     saved = {}
     for epoch, val in enumerate(val_losses, start=1):
         generator.set_weights([w + epoch for w in generator.get_weights()])
-        save_generator_checkpoint(run_dir, generator, epoch=epoch, step=10 * epoch, val_loss=val, keep_last=keep_last)
+        save_generator_checkpoint(run_dir, generator, epoch=epoch, step=10 * epoch, val_loss=val, keep_last=keep_last,
+                                  eligible=True if eligible is None else eligible[epoch - 1])
         saved[epoch] = first_weight(generator)
     return saved
+
+
+def test_best_is_the_best_eligible_epoch(tmp_path, experiment):
+    # A GAN: epochs 1-2 are the reconstruction-only warm-up (lowest val loss), D trains from epoch 3.
+    saved = save_epochs(tmp_path, experiment, [1.0, 0.5, 3.0, 2.0, 2.5], keep_last=5,
+                        eligible=[False, False, True, True, True])
+    best = json.loads((tmp_path / "checkpoints" / "index.json").read_text())["best"]
+    assert (best["epoch"], best["eligible"]) == (4, True)
+    np.testing.assert_array_equal(load_generator(tmp_path, "best")[0].get_weights()[0], saved[4])
+
+
+def test_before_any_eligible_epoch_best_is_the_best_of_the_others(tmp_path, experiment):
+    save_epochs(tmp_path, experiment, [2.0, 1.0], keep_last=5, eligible=[False, False])
+    best = json.loads((tmp_path / "checkpoints" / "index.json").read_text())["best"]
+    assert (best["epoch"], best["eligible"]) == (2, False)
+    save_generator_checkpoint(tmp_path, build_generator(experiment.model, experiment.data), epoch=3, step=30,
+                              val_loss=9.0, keep_last=5, eligible=True)
+    assert json.loads((tmp_path / "checkpoints" / "index.json").read_text())["best"]["epoch"] == 3
 
 
 def test_best_last_and_pruning(tmp_path, experiment):
@@ -48,9 +67,11 @@ def test_best_last_and_pruning(tmp_path, experiment):
     assert (folder / "generator-epoch0002.weights.h5").is_file()
     assert (folder / "generator-epoch0003.weights.h5").is_file()
     index = json.loads((folder / "index.json").read_text())
-    assert index["best"] == {"epoch": 2, "val_loss": 1.0, "path": "checkpoints/generator-best.weights.h5", "step": 20}
+    assert index["best"] == {"epoch": 2, "val_loss": 1.0, "path": "checkpoints/generator-best.weights.h5", "step": 20,
+                             "eligible": True}
     assert [e["epoch"] for e in index["epochs"]] == [2, 3]
-    assert index["epochs"][-1] == {"epoch": 3, "path": "checkpoints/generator-epoch0003.weights.h5", "step": 30, "val_loss": 2.0}
+    assert index["epochs"][-1] == {"epoch": 3, "path": "checkpoints/generator-epoch0003.weights.h5", "step": 30, "val_loss": 2.0,
+                                   "eligible": True}
     assert not list(folder.glob("tmp-*")) and not list(folder.glob("*.tmp"))
 
     assert generator_weights_path(tmp_path, "best") == folder / "generator-best.weights.h5"

@@ -126,6 +126,7 @@ def test_discriminator_waits_for_d_start_step_then_counts_from_its_first_step():
     for a, b in zip(d_before, trainer.discriminator.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert int(optimizer.iterations) == 0
+    assert not trainer.counts_for_best()  # the warm-up generator is not the GAN's: never the run's "best"
     moments = [v for v in optimizer.variables if "momentum" in v.name or "velocity" in v.name]
     assert len(moments) == 2 * len(trainer.discriminator.trainable_variables)
     assert all(not np.any(v.numpy()) for v in moments)
@@ -134,6 +135,7 @@ def test_discriminator_waits_for_d_start_step_then_counts_from_its_first_step():
     assert logs["d/loss"] > 0 and logs["adv/gen"] > 0
     assert int(optimizer.iterations) == 2  # d_steps = 2 updates in the first active step
     assert int(trainer.step_counter) == 3
+    assert trainer.counts_for_best()
 
 
 class _IdentityCritic(keras.Model):

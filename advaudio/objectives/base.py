@@ -303,6 +303,14 @@ class FrameTrainer(keras.Model):
     def networks(self) -> dict:
         return {"generator": self.generator}
 
+    def counts_for_best(self) -> bool:
+        """Whether the epoch just finished trained the whole objective.
+
+        The run's "best" checkpoint is chosen among such epochs (a GAN's
+        reconstruction-only warm-up does not count once D has trained).
+        """
+        return True
+
     @property
     def step_counter(self):
         """Generator updates so far (a variable)."""

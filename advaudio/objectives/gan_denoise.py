@@ -319,6 +319,10 @@ class GanDenoiseTrainer(FrameTrainer):
 
         return tf.cond(active, on, lambda: {name: tf.zeros(()) for name in names})
 
+    def counts_for_best(self) -> bool:
+        """True once D has taken a step: the warm-up generator is not the GAN's."""
+        return int(self.discriminator_optimizer.iterations.numpy()) > 0
+
     def discriminator_active(self):
         return self.step_counter >= self.experiment.objective.adversarial.d_start_step
 
