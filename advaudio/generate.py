@@ -2,6 +2,7 @@
 
 Run: python -m advaudio.generate RUN_DIR [--seconds 30] [--count 4] [--stitch overlap_add]
      [--seed-from valid|test|FILE] [--checkpoint best|last|EPOCH] [--out DIR]
+     [--set generate.KEY=VALUE ...]     e.g. --set generate.dither=0.05 --set generate.feedback=raw
 """
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed-from", default=None, help="valid, test or an audio file (default: generate.seed_from)")
     parser.add_argument("--checkpoint", default="best", help="best, last or an epoch number (default: best)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: RUN_DIR/samples)")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="generate.KEY=VALUE",
+        help="change a generate.* option of the run's config for this call (dither, feedback, window, "
+        "crossfade_length, loudness, subtype, format, sample_seed, ...); repeatable",
+    )
     return parser.parse_args(argv)
 
 
@@ -41,6 +47,14 @@ def main(argv=None) -> list[Path]:
     if not (run_dir / "config.json").is_file():
         sys.exit(f"{run_dir} is not a run folder (no config.json)")
     experiment = config_lib.load_json(run_dir / "config.json")
+    others = [o for o in args.overrides if not o.split("=", 1)[0].strip().startswith("generate.")]
+    if others:
+        sys.exit(f"error: --set changes only generate.* options of a trained run, got {others}; "
+                 "other keys are fixed by training (start a new run with python -m advaudio.run --set ...)")
+    try:
+        experiment = config_lib.validate(config_lib.apply_overrides(experiment, args.overrides))
+    except ValueError as err:  # ConfigError included: name the key and the fix, no traceback
+        sys.exit(f"error: --set: {err}")
     try:
         generator, info = load_generator(run_dir, args.checkpoint)
     except (FileNotFoundError, ValueError) as err:

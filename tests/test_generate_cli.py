@@ -69,6 +69,21 @@ def test_cli_from_a_file_with_every_option(run_dir, tmp_path, capsys):
     assert not (run_dir / "samples").exists()
 
 
+def test_cli_set_changes_generate_options_for_this_call_only(run_dir, tmp_path):
+    plain = main([str(run_dir), "--seconds", "0.1", "--count", "1", "--out", str(tmp_path / "plain")])
+    dithered = main([str(run_dir), "--seconds", "0.1", "--count", "1", "--out", str(tmp_path / "dithered"),
+                     "--set", "generate.dither=0.5", "--set", "generate.subtype=FLOAT"])
+    sidecar = json.loads(dithered[0].with_suffix(".json").read_text())
+    assert sidecar["dither"] == 0.5 and json.loads(plain[0].with_suffix(".json").read_text())["dither"] == 0.0
+    assert sf.info(str(dithered[0])).subtype == "FLOAT"
+    assert not np.allclose(sf.read(str(plain[0]))[0], sf.read(str(dithered[0]))[0], atol=1e-3)
+    assert json.loads((run_dir / "config.json").read_text())["generate"]["dither"] == 0.0  # the run is untouched
+    with pytest.raises(SystemExit, match=r"only generate\.\* options.*data.frame_length=3"):
+        main([str(run_dir), "--set", "data.frame_length=3"])
+    with pytest.raises(SystemExit, match="generate.ditherr"):
+        main([str(run_dir), "--set", "generate.ditherr=0.1"])
+
+
 def test_cli_rejects_bad_requests_with_a_message(run_dir, tmp_path):
     with pytest.raises(SystemExit, match="available: best, last, 1, 2"):
         main([str(run_dir), "--checkpoint", "7"])
