@@ -15,6 +15,10 @@ d/acc_noise (D must keep rejecting noise) and d/win (0.5 is the equilibrium).
 
 Run: python -m advaudio.run experiments/gan_denoise.py
 Smoke: python -m advaudio.run experiments/gan_denoise.py --smoke
+Free-running (the FARGAN recipe; measured on the default data it breaks the
+repeated-frame loop this teacher-forced default falls into and nearly removes
+the seam clicks, see README "Measured on the default data"):
+     python -m advaudio.run experiments/gan_denoise.py --set objective.regime=free_running
 Plain GAN (no noise negatives):
      python -m advaudio.run experiments/gan_denoise.py --set objective.adversarial.noisy_share=0.0 --set objective.adversarial.noise_share=0.0
 """
