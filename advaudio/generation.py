@@ -98,6 +98,11 @@ class Rollout:
     def generator(self):
         return self._generator()
 
+    @property
+    def _cells(self) -> list:
+        """The recurrent cells, first layer first."""
+        return [layer.cell for layer in self.generator.recurrent_layers]
+
     # The carry: (prediction [B, F], states, overlap-add numerator [B, F] and
     # denominator [F] over the next frame's span, step counter, noise seed).
     def _warm_up_fn(self, seed_frames, noise_seed):
@@ -162,12 +167,11 @@ class Rollout:
     def foldable(self) -> bool:
         """Whether the loop can skip the `[frame_length]` round trip (see `_folded_loop_fn`)."""
         g = self.generator
-        cells = [layer.cell for layer in g.recurrent_layers]
         return (
             not self.overlapping
             and not g.skip_connections
             and g.cell in ("gru", "lstm")
-            and all(getattr(cell, "reset_after", True) for cell in cells)
+            and all(getattr(cell, "reset_after", True) for cell in self._cells)
             and g.head.activation in (None, keras.activations.linear)
             and g.head.use_bias
         )
@@ -180,8 +184,7 @@ class Rollout:
         head folded into the first cell's, W_head @ K_0) stacked on layer i's
         own recurrent kernel. folded_bias is b_head @ K_0 `[gates * units]`.
         """
-        g = self.generator
-        cells = [layer.cell for layer in g.recurrent_layers]
+        g, cells = self.generator, self._cells
         folded_kernel = tf.matmul(g.head.kernel, cells[0].kernel)  # [units, gates * units]
         folded_bias = tf.linalg.matvec(cells[0].kernel, g.head.bias, transpose_a=True)
         next_kernels = [cell.kernel for cell in cells[1:]] + [folded_kernel]
@@ -191,8 +194,7 @@ class Rollout:
 
     def _fold_sources(self):
         g = self.generator
-        cells = [layer.cell for layer in g.recurrent_layers]
-        return [g.head.kernel, g.head.bias] + [w for cell in cells for w in (cell.kernel, cell.recurrent_kernel)]
+        return [g.head.kernel, g.head.bias] + [w for cell in self._cells for w in (cell.kernel, cell.recurrent_kernel)]
 
     def _fingerprint_fn(self, probes):
         """`probe_rows @ tensor @ probe_cols` for each folded tensor: one read of each."""
@@ -240,8 +242,7 @@ class Rollout:
         benchmarks/generation.py). At batch > 1, and in graph mode without
         XLA, separate products are faster (measured) and are used.
         """
-        g = self.generator
-        cells = [layer.cell for layer in g.recurrent_layers]
+        g, cells = self.generator, self._cells
         k = g.states_per_layer
         w_head, b_head = g.head.kernel, g.head.bias
         pairs, folded_bias = folded
