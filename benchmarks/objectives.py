@@ -4,7 +4,9 @@ Each row is an experiment file; the step is `trainer.train_step` under
 `tf.function`, as the training loop runs it, on a synthetic batch of the
 experiment's shape (the cost does not depend on the audio). Rows are timed in
 interleaved rounds so that load on a shared machine hits all of them alike;
-the figure is the median over rounds.
+the figure is the median over rounds. With the spectral row, a row "FFTs alone"
+times only the FFTs a whole-sequence MR-STFT step cannot avoid, and the script
+prints the floor they set on spectral / MSE on this machine.
 
 Run: python benchmarks/objectives.py                      # the default rows, default model
      python benchmarks/objectives.py --rows mse spectral --rounds 5 --steps 3
@@ -75,6 +77,48 @@ def time_steps(step, batch, steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
+FLOOR_ROW = "FFTs alone"
+
+
+def fft_floor_row(cfg: config_lib.Experiment):
+    """(step, inputs): only the FFTs a whole-sequence MR-STFT training step cannot avoid.
+
+    At every resolution: the forward FFT of the target's frames and of the
+    prediction's frames, and the inverse FFT that carries the gradient back to
+    the prediction's frames, on frames already cut and spectra already made
+    (no framing, windowing, magnitudes, reductions or other elementwise work),
+    XLA-compiled as the loss is. What any implementation built on this
+    machine's FFT must spend at least, so spectral / MSE cannot fall below
+    (MSE + this) / MSE.
+    """
+    from advaudio.objectives.spectral import stitched_segment_length
+
+    options = losses.stft_options(cfg)
+    resolutions = list(zip(*(options.get(k, d) for k, d in (
+        ("fft_sizes", losses.DEFAULT_FFT_SIZES), ("hop_lengths", losses.DEFAULT_HOP_LENGTHS),
+        ("win_lengths", losses.DEFAULT_WIN_LENGTHS)))))
+    samples = stitched_segment_length(cfg)
+    rng = np.random.default_rng(0)
+    inputs = []
+    for fft_size, hop_length, win_length in resolutions:
+        frames = cfg.data.batch_size * (1 + samples // hop_length)
+        real = lambda *shape: tf.constant(rng.normal(size=shape).astype(np.float32))  # noqa: E731
+        inputs.append((real(frames, win_length), real(frames, win_length),
+                       tf.complex(real(frames, fft_size // 2 + 1), real(frames, fft_size // 2 + 1))))
+
+    @tf.function(jit_compile=True)
+    def step(inputs):
+        # One element of each output is returned: enough that no FFT is skipped, no extra pass over them.
+        picked = []
+        for (fft_size, _, win_length), (target, pred, grad) in zip(resolutions, inputs):
+            picked += [tf.math.real(tf.signal.rfft(target, [fft_size])[0, 0]),
+                       tf.math.real(tf.signal.rfft(pred, [fft_size])[0, 0]),
+                       tf.signal.irfft(grad, [fft_size])[0, 0]]
+        return {"loss": tf.add_n(picked)}
+
+    return step, tuple(inputs)
+
+
 def benchmark_rows(rows: dict, overrides: list[str], rounds: int, steps: int, warmup: int) -> dict:
     """name -> list of seconds per step, one per round."""
     prepared = {}
@@ -84,7 +128,11 @@ def benchmark_rows(rows: dict, overrides: list[str], rounds: int, steps: int, wa
         step = build_step(cfg)
         time_steps(step, batch, warmup)  # trace, compile, warm caches
         prepared[name] = (step, batch)
-    times = {name: [] for name in rows}
+    if "spectral" in rows and not rows["spectral"][1]:
+        step, inputs = fft_floor_row(load_row(rows["spectral"][0], overrides))
+        time_steps(step, inputs, warmup)
+        prepared[FLOOR_ROW] = (step, inputs)
+    times = {name: [] for name in prepared}
     for _ in range(rounds):
         for name, (step, batch) in prepared.items():
             times[name].append(time_steps(step, batch, steps))
@@ -127,10 +175,13 @@ def benchmark_loss_only(overrides: list[str], rounds: int, steps: int) -> dict:
 
         return run
 
+    options_key = tuple(sorted(options.items()))
     variants = {
         "naive (tf.function)": grad_fn(lambda: naive_mr_stft(target_audio, pred_audio, *res)),
         "shipped, no XLA": grad_fn(lambda: tf.add_n(list(losses.multi_resolution_stft_components(target_audio, pred_audio, **options).values()))),
         "shipped (XLA)": grad_fn(lambda: tf.add_n(list(shipped(target_audio, pred_audio).values()))),
+        "training path": grad_fn(lambda: tf.add_n(list(losses.weighted_stft_components(
+            target_audio, pred_audio, options_key, ("sc", "logmag"), (1.0, 1.0)).values()))),
     }
     values = {name: float(fn()[0]) for name, fn in variants.items()}
     times = {name: [] for name in variants}
@@ -141,7 +192,8 @@ def benchmark_loss_only(overrides: list[str], rounds: int, steps: int) -> dict:
                 value, grad = fn()
             grad.numpy()
             times[name].append((time.perf_counter() - start) / steps)
-    print(f"MR-STFT loss alone, forward + backward, audio {tuple(pred_audio.shape)}:")
+    print(f"MR-STFT loss alone, forward + backward, audio {tuple(pred_audio.shape)} "
+          "(training path: value and gradient in one XLA program, as a training step computes them):")
     for name in variants:
         print(f"  {name:<22} {1000 * statistics.median(times[name]):9.1f} ms   value {values[name]:.6f}")
     return times
@@ -182,6 +234,14 @@ def main(argv=None) -> int:
     for name, values in times.items():
         median = statistics.median(values)
         print(f"{name:<18} {1000 * median:10.1f} {median / baseline:10.2f}")
+    if FLOOR_ROW in times:
+        floor = statistics.median(times[FLOOR_ROW])
+        print(
+            f"{FLOOR_ROW}: the forward FFTs of target and prediction and the gradient's inverse FFT of the "
+            f"whole-sequence MR-STFT, nothing else (fft_floor_row). No whole-sequence "
+            f"spectral step on this machine's FFT can be faster than {baseline_name} + that: "
+            f"{(baseline + floor) / baseline:.2f}x {baseline_name}."
+        )
     return 0
 
 

@@ -304,3 +304,91 @@ def test_spec_terms_with_segments_measure_the_segment():
 def test_segment_frames_must_be_a_whole_number_of_frames(bad):
     with pytest.raises(ValueError, match="objective.stft.segment_frames must be a whole number"):
         LOSS_TERMS.build("spec/sc", segment_experiment(bad))
+
+
+# --------------------------------------------------------------------------- chunks and the fused gradient
+
+RES = dict(fft_sizes=(64, 32), hop_lengths=(16, 5), win_lengths=(48, 32))
+NAMES = ("sc", "logmag", "linmag", "mel")
+
+
+def plain_gradient(y_true, y_pred, coefficients, **kw):
+    """Autodiff gradient of sum_c coefficients[c] * component_c, whole batch in one chunk."""
+    y_pred = tf.constant(y_pred)
+    with tf.GradientTape() as tape:
+        tape.watch(y_pred)
+        values = losses.multi_resolution_stft_components(y_true, y_pred, components=NAMES, n_mels=6, chunk_samples=None, **RES, **kw)
+        total = tf.add_n([c * values[name] for name, c in zip(NAMES, coefficients)])
+    return tape.gradient(total, y_pred).numpy()
+
+
+def test_batch_chunks_cover_the_batch_in_whole_sequences():
+    assert losses.batch_chunks(5, 300, 600) == [(0, 2), (2, 4), (4, 5)]
+    assert losses.batch_chunks(3, 300, 100) == [(0, 1), (1, 2), (2, 3)]  # at least one sequence each
+    assert losses.batch_chunks(4, 300, 10**6) == [(0, 4)]
+    assert losses.batch_chunks(None, 300, 600) == losses.batch_chunks(4, None, 600) == [(0, None)]
+    assert losses.batch_chunks(4, 300, None) == [(0, None)]
+
+
+def test_chunked_components_and_gradient_equal_the_whole_batch():
+    rng = np.random.default_rng(11)
+    a, b = rng.normal(size=(5, 300)).astype(np.float32), rng.normal(size=(5, 300)).astype(np.float32)
+    b[3] = 0.0  # a silent sequence: floors and zero norms inside one chunk
+    whole = components(a, b, n_mels=6, chunk_samples=None, **RES)
+    chunked = components(a, b, n_mels=6, chunk_samples=600, **RES)  # groups of 2, 2 and 1 sequences
+    assert chunked == pytest.approx(whole, rel=1e-5)
+    assert whole == pytest.approx(reference_components(a, b, n_mels=6, **RES), rel=2e-4)
+    coefficients = (1.0, 0.5, 0.1, 0.2)
+    b_var = tf.constant(b)
+    with tf.GradientTape() as tape:
+        tape.watch(b_var)
+        values = losses.multi_resolution_stft_components(a, b_var, components=NAMES, n_mels=6, chunk_samples=600, **RES)
+        total = tf.add_n([c * values[name] for name, c in zip(NAMES, coefficients)])
+    np.testing.assert_allclose(tape.gradient(total, b_var).numpy(), plain_gradient(a, b, coefficients), rtol=1e-4, atol=1e-7)
+
+
+@pytest.fixture()
+def poisoned_exact_path(monkeypatch):
+    """The exact (recomputing) backward path returns NaN, so a test can see which path ran."""
+    monkeypatch.setattr(losses, "_exact_gradient", lambda y_true, y_pred, *args: tf.fill(tf.shape(y_pred), np.nan))
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "tf.function"])
+def test_weighted_components_gradient_is_computed_with_the_value(poisoned_exact_path, compiled):
+    """Upstream gradients proportional to the weights (any scale) take the gradient computed with the
+    values, and it equals autodiff of the plain formula; any other combination takes the exact path."""
+    rng = np.random.default_rng(12)
+    a, b = rng.normal(size=(3, 300)).astype(np.float32), rng.normal(size=(3, 300)).astype(np.float32)
+    weights = (1.0, 0.5, 0.1, 0.2)
+    options_key = tuple(sorted({**RES, "n_mels": 6}.items()))
+
+    def gradient(coefficients):
+        def run(y_pred):
+            with tf.GradientTape() as tape:
+                tape.watch(y_pred)
+                values = losses.weighted_stft_components(a, y_pred, options_key, NAMES, weights)
+                total = tf.add_n([c * values[name] for name, c in zip(NAMES, coefficients)])
+            return values, tape.gradient(total, y_pred)
+
+        values, grad = (tf.function(run) if compiled else run)(tf.constant(b))
+        return {k: float(v) for k, v in values.items()}, grad.numpy()
+
+    scaled = tuple(0.25 * w for w in weights)  # e.g. 1 / replicas
+    values, grad = gradient(scaled)
+    assert values == pytest.approx(components(a, b, n_mels=6, **RES), rel=1e-5)
+    np.testing.assert_allclose(grad, plain_gradient(a, b, scaled), rtol=1e-4, atol=1e-7)
+    _, other = gradient((1.0, 0.0, 0.0, 0.0))  # one component alone: not proportional
+    assert np.isnan(other).all()
+
+
+def test_weighted_components_exact_path_equals_autodiff():
+    rng = np.random.default_rng(13)
+    a, b = rng.normal(size=(2, 300)).astype(np.float32), rng.normal(size=(2, 300)).astype(np.float32)
+    options_key = tuple(sorted({**RES, "n_mels": 6}.items()))
+    coefficients = (2.0, 0.0, 1.0, 0.0)  # not proportional to the weights below
+    y_pred = tf.constant(b)
+    with tf.GradientTape() as tape:
+        tape.watch(y_pred)
+        values = losses.weighted_stft_components(a, y_pred, options_key, NAMES, (1.0, 1.0, 1.0, 1.0))
+        total = tf.add_n([c * values[name] for name, c in zip(NAMES, coefficients)])
+    np.testing.assert_allclose(tape.gradient(total, y_pred).numpy(), plain_gradient(a, b, coefficients), rtol=1e-4, atol=1e-7)

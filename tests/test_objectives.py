@@ -304,3 +304,28 @@ def test_free_running_checks_sizes_and_warns_on_mse_only(generator):
         trainer_for(tiny_experiment(regime="free_running", free_run_prefix=2, free_run_steps=3), generator)
     with pytest.raises(ValueError, match="objective.regime"):
         trainer_for(tiny_experiment(regime="professor_forcing"), generator)
+
+
+def test_spectral_training_gradient_is_computed_with_the_value_and_equals_autodiff(generator, batch, monkeypatch):
+    """A training step's spec/* terms use the gradient computed with their values (the exact
+    recomputing path is poisoned here, so using it would give NaN), and it is autodiff's gradient."""
+    from advaudio import losses
+
+    monkeypatch.setattr(losses, "_exact_gradient", lambda y_true, y_pred, *args: tf.fill(tf.shape(y_pred), np.nan))
+    cfg = tiny_experiment(name="spectral", loss_weights={"spec/sc": 1.0, "spec/logmag": 0.5, "rec/mse": 0.3})
+    trainer = trainer_for(cfg, generator)
+    inputs, targets = batch
+    variables = trainer.generator.trainable_variables
+
+    def gradients(make_context):
+        with tf.GradientTape() as tape:
+            preds = trainer.generator(inputs, training=True)
+            loss = trainer.weighted_total(trainer.reconstruction_losses(make_context(preds)))
+        return float(loss), tape.gradient(loss, variables)
+
+    loss, fused = gradients(lambda preds: trainer.training_context(preds, targets))
+    reference_loss, reference = gradients(lambda preds: base.LossContext(preds, targets, cfg))  # no training flag
+    assert loss == pytest.approx(reference_loss, rel=1e-6)
+    for got, expected in zip(fused, reference):
+        assert np.isfinite(got.numpy()).all()
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-4, atol=1e-6)

@@ -26,13 +26,20 @@ class LossContext:
         target_frames: `[batch, steps, frame_length]` true next frames.
         pred_audio / target_audio: `[batch, samples]` the same frames stitched
             with the experiment's stitching method (so seams are judged).
+        training: a training step's context (`FrameTrainer.training_context`):
+            terms may compute their gradient together with their value, for a
+            weighted sum with the experiment's loss_weights (spec/* do).
     """
 
-    def __init__(self, pred_frames, target_frames, experiment: config_lib.Experiment, segment_seed=None):
+    def __init__(
+        self, pred_frames, target_frames, experiment: config_lib.Experiment, segment_seed=None, training: bool = False
+    ):
         self.pred_frames = pred_frames
         self.target_frames = target_frames
         self.experiment = experiment
         self.segment_seed = segment_seed  # stateless-RNG seed of `segment_audio`; None: whole sequences
+        # A training step's context: terms may compute their gradient with their value (spec/*).
+        self.training = training
         self._audio = {}
         self.cache = {}  # shared work of several terms (e.g. the spectrograms of all spec/* terms)
 
@@ -383,7 +390,9 @@ class FrameTrainer(keras.Model):
 
     def training_context(self, preds, targets) -> LossContext:
         """The loss context of a training step (random spec/* segments drawn per step and replica)."""
-        return LossContext(preds, targets, self.experiment, segment_seed=self._stateless_seed(SEGMENT_SEED_SALT))
+        return LossContext(
+            preds, targets, self.experiment, segment_seed=self._stateless_seed(SEGMENT_SEED_SALT), training=True
+        )
 
     def reconstruction_losses(self, ctx: LossContext) -> dict:
         return {name: fn(ctx) for name, (_, fn) in self.loss_terms.items()}
