@@ -491,7 +491,7 @@ def weighted_stft_components(y_true, y_pred, options_key: tuple, components: tup
     The gradient of `sum_c weights[c] * component_c` (how every trainer combines
     the spec/* terms) is computed with the values in one XLA program. When the
     upstream gradients of the components are proportional to `weights` (any
-    overall scale: 1 / replicas, a warm-up factor), the backward pass is that
+    overall scale, e.g. 1 / replicas), the backward pass is that
     gradient times the scale; otherwise (a component used with another weight
     or alone) it is recomputed exactly. Either way it equals the gradient of
     `multi_resolution_stft_components`.
@@ -511,13 +511,14 @@ def weighted_stft_components(y_true, y_pred, options_key: tuple, components: tup
         values, weighted_grad = _compiled_components_and_gradient(options_key, components, weights)(y_true, y_pred)
 
         def grad(*upstream):
-            exact = lambda: _exact_gradient(y_true, y_pred, options_key, components, list(upstream))  # noqa: E731
+            def exact():
+                return _exact_gradient(y_true, y_pred, options_key, components, list(upstream))
+
             if norm == 0.0:
                 return exact()
             u = tf.stack(upstream)
-            scale = tf.reduce_sum(u * weight_vector) / norm
-            residual = tf.abs(u - scale * weight_vector)
-            proportional = tf.reduce_all(residual <= PROPORTIONAL_RTOL * tf.abs(scale * weight_vector) + 1e-30)
+            scale = tf.reduce_sum(u * weight_vector) / norm  # least-squares fit of u = scale * weights
+            proportional = tf.reduce_all(tf.abs(u - scale * weight_vector) <= PROPORTIONAL_RTOL * tf.abs(scale * weight_vector))
             return tf.cond(proportional, lambda: scale * weighted_grad, exact)
 
         return [values[name] for name in components], grad
