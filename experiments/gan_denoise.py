@@ -17,8 +17,8 @@ Run: python -m advaudio.run experiments/gan_denoise.py
 Smoke: python -m advaudio.run experiments/gan_denoise.py --smoke
 Free-running (the FARGAN recipe; measured on the default data it breaks the
 repeated-frame loop this teacher-forced default falls into and nearly removes
-the seam clicks, see README "Measured on the default data"):
-     python -m advaudio.run experiments/gan_denoise.py --set objective.regime=free_running
+the seam clicks, see README "Measured on the default data"): experiments/gan_free_running.py,
+the same as  python -m advaudio.run experiments/gan_denoise.py --set objective.regime=free_running
 Plain GAN (no noise negatives):
      python -m advaudio.run experiments/gan_denoise.py --set objective.adversarial.noisy_share=0.0 --set objective.adversarial.noise_share=0.0
 """
@@ -29,7 +29,7 @@ LOSS_WEIGHTS = {"spec/sc": 1.0, "spec/logmag": 1.0, "adv/gen": 1.0, "adv/feat": 
 # The MR-STFT terms judge a random 1 s run of 4 stitched frames per sequence each step (Parallel WaveGAN
 # trains on ~1 s segments too): 16 s of audio per step instead of 200 s, which keeps the step under 3x the
 # MSE step on a CPU (README, benchmarks/gan.py). Validation measures whole sequences.
-# Whole sequences in training: --set "objective.stft={'segment_frames': None}" (about 6x MSE per step).
+# Whole sequences in training: --set "objective.stft={'segment_frames': None}" (5.7x MSE per step).
 STFT = {"segment_frames": 4}
 
 

@@ -92,6 +92,8 @@ def test_smoke_shrinks_everything(cfg):
     assert cfg.data.frame_length <= 400 and cfg.model.units <= 16
     assert cfg.train.steps_per_epoch == 2 and cfg.train.epochs <= 2
     assert cfg.data.default_minutes <= 0.5
+    # the longest free-running rollout that fits (spectral terms on it need the length)
+    assert cfg.objective.free_run_prefix == 1 and cfg.objective.free_run_steps == cfg.data.sequence_length - 1
 
 
 def test_smoke_measures_whole_sequences_instead_of_too_short_segments(cfg):
