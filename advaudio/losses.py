@@ -163,13 +163,15 @@ def _safe_sqrt(squared):
 
 
 # The batch's spectrograms are computed and reduced a few sequences at a time, at most this many
-# samples of each waveform per group (at least one sequence): the sums the terms need add up over
-# groups, so the value is the same, but XLA reuses one group's buffers for the next instead of
-# holding every spectrogram of the batch at once. Spectral training step on the default shapes
-# (16 sequences of 200,000 samples) on a 2-core CPU, gradient computed in the same program
-# (`weighted_stft_components`): 4.26x an MSE step with one sequence per group (this value),
-# 4.38x with 2, 4.71x with 4, 4.49x with the whole batch at once (benchmarks/objectives.py).
-CHUNK_SAMPLES = 2**18
+# samples of each waveform per group (at least one sequence). The sums the terms need add up over
+# groups, so the value is the same; XLA runs the groups' FFTs and reductions side by side on the
+# CPU's cores, which is faster than one batch-wide chain of FFTs, and holds the spectrograms of the
+# groups in flight at once, which costs memory and compile time. Spectral training step on the
+# default shapes (16 sequences of 200,000 samples), 2-core CPU, benchmarks/spectral_memory.py:
+# whole batch 1037 ms, 2.39 GB peak; 4 sequences per group (this value) 961 ms, 2.77 GB; one
+# sequence per group 839 ms, 4.40 GB. Sequences of 16,000 samples (the GAN experiments' segments)
+# fit a batch of 50 in one group. Per experiment: objective.stft.chunk_samples.
+CHUNK_SAMPLES = 800_000
 
 
 def batch_chunks(batch: int | None, samples: int | None, chunk_samples: int | None) -> list[tuple[int, int]]:
@@ -296,6 +298,8 @@ class MultiResolutionSTFTLoss(keras.losses.Loss):
         sample_rate, n_mels, fmin, fmax: the mel filterbank.
         power_floor: floor of re^2 + im^2 before the square root (1e-7).
         log_epsilon: added to magnitudes inside the logs (0).
+        chunk_samples: sequences per group of spectrograms, in samples
+            (`CHUNK_SAMPLES`; None: the whole batch at once): speed and memory, not the value.
         **kwargs: forwarded to `keras.losses.Loss` (name, reduction, dtype).
 
     Shapes:
@@ -325,6 +329,7 @@ class MultiResolutionSTFTLoss(keras.losses.Loss):
         fmax: float | None = None,
         power_floor: float = 1e-7,
         log_epsilon: float = 0.0,
+        chunk_samples: int | None = CHUNK_SAMPLES,
         name: str = "multi_resolution_stft",
         **kwargs,
     ):
@@ -344,6 +349,7 @@ class MultiResolutionSTFTLoss(keras.losses.Loss):
         self.fmax = fmax
         self.power_floor = power_floor
         self.log_epsilon = log_epsilon
+        self.chunk_samples = chunk_samples
 
     def _component_weights(self) -> dict:
         weights = {"sc": self.sc_weight, "logmag": self.logmag_weight, "linmag": self.linmag_weight, "mel": self.mel_weight}
@@ -365,6 +371,7 @@ class MultiResolutionSTFTLoss(keras.losses.Loss):
             fmax=self.fmax,
             power_floor=self.power_floor,
             log_epsilon=self.log_epsilon,
+            chunk_samples=self.chunk_samples,
         )
 
     def call(self, y_true, y_pred):
@@ -389,6 +396,7 @@ class MultiResolutionSTFTLoss(keras.losses.Loss):
             fmax=self.fmax,
             power_floor=self.power_floor,
             log_epsilon=self.log_epsilon,
+            chunk_samples=self.chunk_samples,
         )
         return config
 
@@ -400,7 +408,7 @@ class MultiResolutionSTFTLoss(keras.losses.Loss):
 # objective.stft keys: the resolution and magnitude options (term weights live in loss_weights).
 STFT_OPTIONS = (
     "fft_sizes", "hop_lengths", "win_lengths", "resolution_weights",
-    "sample_rate", "n_mels", "fmin", "fmax", "power_floor", "log_epsilon",
+    "sample_rate", "n_mels", "fmin", "fmax", "power_floor", "log_epsilon", "chunk_samples",
 )
 
 
@@ -434,6 +442,12 @@ def stft_options(experiment) -> dict:
         raise ValueError(
             f"unknown objective.stft keys {unknown}; valid keys: {', '.join(STFT_OPTIONS + (SEGMENT_OPTION,))}"
         )
+    chunk = options.get("chunk_samples", CHUNK_SAMPLES)
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
+        raise ValueError(
+            f"objective.stft.chunk_samples must be a whole number of samples >= 1 (sequences are grouped up "
+            f"to this many samples; one sequence at least), or None for the whole batch at once; got {chunk!r}"
+        )
     options.setdefault("sample_rate", experiment.data.sample_rate)
     for key in ("fft_sizes", "hop_lengths", "win_lengths", "resolution_weights"):
         if options.get(key) is not None:
@@ -456,9 +470,9 @@ def _compiled_components(options_key: tuple, components: tuple):
 @functools.lru_cache(maxsize=None)
 def _compiled_components_and_gradient(options_key: tuple, components: tuple, weights: tuple):
     """One XLA program: the components and the gradient of sum_c weights[c] * component_c w.r.t.
-    y_pred `[batch, samples]`. Forward and backward in one program let XLA free each chunk's
-    spectrograms once its part of the gradient is computed, instead of keeping every spectrogram
-    of the batch for a separate backward program."""
+    y_pred `[batch, samples]`. The spectrograms never leave XLA, where a separate backward program
+    needs them handed over from the forward one: on the default shapes the spectral training step's
+    peak memory is 2.42 GB instead of 3.85 GB (whole batch at once; see CHUNK_SAMPLES)."""
     options = dict(options_key)
 
     @tf.function(jit_compile=True)

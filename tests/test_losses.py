@@ -392,3 +392,21 @@ def test_weighted_components_exact_path_equals_autodiff():
         values = losses.weighted_stft_components(a, y_pred, options_key, NAMES, (1.0, 1.0, 1.0, 1.0))
         total = tf.add_n([c * values[name] for name, c in zip(NAMES, coefficients)])
     np.testing.assert_allclose(tape.gradient(total, y_pred).numpy(), plain_gradient(a, b, coefficients), rtol=1e-4, atol=1e-7)
+
+
+def test_chunk_samples_is_an_stft_option_checked_by_name(spectral_experiment):
+    import copy
+
+    cfg = copy.deepcopy(spectral_experiment)
+    cfg.objective.stft = {**cfg.objective.stft, "chunk_samples": 100}  # one sequence per group
+    assert losses.stft_options(cfg)["chunk_samples"] == 100
+    rng = np.random.default_rng(5)
+    pred = tf.constant(rng.normal(size=(2, 4, 40)).astype(np.float32))
+    target = tf.constant(rng.normal(size=(2, 4, 40)).astype(np.float32))
+    grouped = float(LOSS_TERMS.build("spec/sc", cfg)(LossContext(pred, target, cfg)))
+    whole = float(LOSS_TERMS.build("spec/sc", spectral_experiment)(LossContext(pred, target, spectral_experiment)))
+    assert grouped == pytest.approx(whole, rel=1e-5)
+    for bad in (0, -5, 2.5, "many", True):
+        cfg.objective.stft = {**spectral_experiment.objective.stft, "chunk_samples": bad}
+        with pytest.raises(ValueError, match=r"objective.stft.chunk_samples must be a whole number"):
+            LOSS_TERMS.build("spec/sc", cfg)
