@@ -249,6 +249,8 @@ def multi_resolution_stft_components(
     for fft_size, hop_length, win_length, weight in zip(fft_sizes, hop_lengths, win_lengths, weights):
         sums = {name: 0.0 for name in ("sq_diff", "sq_target", "logmag", "linmag", "mel")}
         count = mel_count = 0.0
+        if "mel" in totals:
+            bank = tf.constant(mel_filterbank(int(sample_rate), fft_size, int(n_mels), float(fmin), fmax))
         for start, stop in chunks:
             # The target is data: no gradient flows into it, so none is computed.
             target = tf.stop_gradient(stft_magnitude(y_true[start:stop], fft_size, hop_length, win_length, power_floor))
@@ -263,7 +265,6 @@ def multi_resolution_stft_components(
             if "linmag" in totals:
                 sums["linmag"] += tf.reduce_sum(tf.abs(target - pred))
             if "mel" in totals:
-                bank = tf.constant(mel_filterbank(int(sample_rate), fft_size, int(n_mels), float(fmin), fmax))
                 mel_target = tf.maximum(tf.matmul(target, bank), magnitude_floor)
                 mel_pred = tf.maximum(tf.matmul(pred, bank), magnitude_floor)
                 sums["mel"] += tf.reduce_sum(
@@ -417,10 +418,15 @@ STFT_OPTIONS = (
 SEGMENT_OPTION = "segment_frames"
 
 
+def _whole_number_or_none(value) -> bool:
+    """None or an int >= 1 (a bool is not a number of frames or samples)."""
+    return value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+
+
 def stft_segment_frames(experiment) -> int | None:
     """`objective.stft.segment_frames`, checked: None or a whole number of frames >= 1."""
     value = experiment.objective.stft.get(SEGMENT_OPTION)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+    if not _whole_number_or_none(value):
         raise ValueError(
             f"objective.stft.{SEGMENT_OPTION} must be a whole number of frames >= 1, or None for whole "
             f"sequences; got {value!r}"
@@ -443,7 +449,7 @@ def stft_options(experiment) -> dict:
             f"unknown objective.stft keys {unknown}; valid keys: {', '.join(STFT_OPTIONS + (SEGMENT_OPTION,))}"
         )
     chunk = options.get("chunk_samples", CHUNK_SAMPLES)
-    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
+    if not _whole_number_or_none(chunk):
         raise ValueError(
             f"objective.stft.chunk_samples must be a whole number of samples >= 1 (sequences are grouped up "
             f"to this many samples; one sequence at least), or None for the whole batch at once; got {chunk!r}"
@@ -453,6 +459,15 @@ def stft_options(experiment) -> dict:
         if options.get(key) is not None:
             options[key] = tuple(options[key])
     return options
+
+
+def stft_resolutions(options: dict) -> tuple:
+    """(fft_sizes, hop_lengths, win_lengths) of `stft_options(...)`, Parallel WaveGAN's where unset."""
+    return (
+        options.get("fft_sizes", DEFAULT_FFT_SIZES),
+        options.get("hop_lengths", DEFAULT_HOP_LENGTHS),
+        options.get("win_lengths", DEFAULT_WIN_LENGTHS),
+    )
 
 
 @functools.lru_cache(maxsize=None)
@@ -543,11 +558,7 @@ def weighted_stft_components(y_true, y_pred, options_key: tuple, components: tup
 def _spectral_term(component: str):
     def factory(experiment):
         options = stft_options(experiment)
-        check_resolutions(
-            options.get("fft_sizes", DEFAULT_FFT_SIZES),
-            options.get("hop_lengths", DEFAULT_HOP_LENGTHS),
-            options.get("win_lengths", DEFAULT_WIN_LENGTHS),
-        )
+        check_resolutions(*stft_resolutions(options))
         # Every spec/* term of the experiment comes from one pass over the spectrograms.
         requested = tuple(
             name for name in SPECTRAL_COMPONENTS if f"spec/{name}" in experiment.objective.loss_weights

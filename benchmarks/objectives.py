@@ -93,16 +93,16 @@ def fft_floor_row(cfg: config_lib.Experiment):
     """
     from advaudio.objectives.spectral import stitched_segment_length
 
-    options = losses.stft_options(cfg)
-    resolutions = list(zip(*(options.get(k, d) for k, d in (
-        ("fft_sizes", losses.DEFAULT_FFT_SIZES), ("hop_lengths", losses.DEFAULT_HOP_LENGTHS),
-        ("win_lengths", losses.DEFAULT_WIN_LENGTHS)))))
+    resolutions = list(zip(*losses.stft_resolutions(losses.stft_options(cfg))))
     samples = stitched_segment_length(cfg)
     rng = np.random.default_rng(0)
+
+    def real(*shape):
+        return tf.constant(rng.normal(size=shape).astype(np.float32))
+
     inputs = []
     for fft_size, hop_length, win_length in resolutions:
         frames = cfg.data.batch_size * (1 + samples // hop_length)
-        real = lambda *shape: tf.constant(rng.normal(size=shape).astype(np.float32))  # noqa: E731
         inputs.append((real(frames, win_length), real(frames, win_length),
                        tf.complex(real(frames, fft_size // 2 + 1), real(frames, fft_size // 2 + 1))))
 
@@ -110,7 +110,7 @@ def fft_floor_row(cfg: config_lib.Experiment):
     def step(inputs):
         # One element of each output is returned: enough that no FFT is skipped, no extra pass over them.
         picked = []
-        for (fft_size, _, win_length), (target, pred, grad) in zip(resolutions, inputs):
+        for (fft_size, _, _), (target, pred, grad) in zip(resolutions, inputs):
             picked += [tf.math.real(tf.signal.rfft(target, [fft_size])[0, 0]),
                        tf.math.real(tf.signal.rfft(pred, [fft_size])[0, 0]),
                        tf.signal.irfft(grad, [fft_size])[0, 0]]
@@ -163,7 +163,7 @@ def benchmark_loss_only(overrides: list[str], rounds: int, steps: int) -> dict:
     ctx = LossContext(inputs, targets, cfg)
     target_audio, pred_audio = ctx.target_audio, tf.Variable(ctx.pred_audio)
     options = losses.stft_options(cfg)
-    res = [options.get(k, d) for k, d in (("fft_sizes", losses.DEFAULT_FFT_SIZES), ("hop_lengths", losses.DEFAULT_HOP_LENGTHS), ("win_lengths", losses.DEFAULT_WIN_LENGTHS))]
+    res = losses.stft_resolutions(options)
     shipped = losses._compiled_components(tuple(sorted(options.items())), ("sc", "logmag"))
 
     def grad_fn(fn):

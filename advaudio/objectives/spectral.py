@@ -9,14 +9,7 @@ resolution fits the stitched segment, instead of failing at the first step.
 from __future__ import annotations
 
 from advaudio import config as config_lib
-from advaudio.losses import (
-    DEFAULT_FFT_SIZES,
-    DEFAULT_HOP_LENGTHS,
-    DEFAULT_WIN_LENGTHS,
-    check_resolutions,
-    stft_options,
-    stft_segment_frames,
-)
+from advaudio.losses import check_resolutions, stft_options, stft_resolutions, stft_segment_frames
 from advaudio.objectives.base import FrameTrainer, regime_segment_frames
 from advaudio.registry import OBJECTIVES
 from advaudio.stitching import resolve_method, stitched_length
@@ -44,13 +37,7 @@ def check_spectral_config(experiment: config_lib.Experiment) -> None:
             f"{sorted(weights)}; e.g. --set \"objective.loss_weights={{'spec/sc': 1.0, 'spec/logmag': 1.0}}\" "
             "or start from experiments/spectral.py"
         )
-    options = stft_options(experiment)
-    check_resolutions(
-        options.get("fft_sizes", DEFAULT_FFT_SIZES),
-        options.get("hop_lengths", DEFAULT_HOP_LENGTHS),
-        options.get("win_lengths", DEFAULT_WIN_LENGTHS),
-        stitched_segment_length(experiment),
-    )
+    check_resolutions(*stft_resolutions(stft_options(experiment)), stitched_segment_length(experiment))
 
 
 @OBJECTIVES.register("spectral")
