@@ -1,4 +1,4 @@
-"""Tests of advaudio.evaluation.compare (python -m advaudio.compare) on tiny fake run folders."""
+"""Tests of advaudio.evaluation.report (python -m advaudio.compare) on tiny fake run folders."""
 import base64
 import csv
 import io
@@ -14,7 +14,8 @@ import pytest
 import soundfile as sf
 
 from advaudio.config import Experiment, save_json
-from advaudio.evaluation import compare, metrics
+from advaudio.evaluation import metrics
+from advaudio.evaluation import report
 
 SR = 16000
 FRAME_LENGTH = FRAME_HOP = 200
@@ -93,7 +94,7 @@ def compared(runs, tmp_path_factory):
     old = sys.stderr
     sys.stderr = stderr
     try:
-        status = compare.main([str(loud), str(clicky), "--out", str(out)])
+        status = report.main([str(loud), str(clicky), "--out", str(out)])
     finally:
         sys.stderr = old
     return status, out, stderr.getvalue()
@@ -116,7 +117,7 @@ def test_table_holds_the_means_of_known_metrics(compared):
     _, out, _ = compared
     table = read_table(out / "metrics.csv")
     assert list(table) == ["mse/20260101-120000", "spectral/20260101-120000", "real"]
-    assert list(next(iter(table.values()))) == list(compare.TABLE_COLUMNS)
+    assert list(next(iter(table.values()))) == list(report.TABLE_COLUMNS)
     mse, spectral, real = table["mse/20260101-120000"], table["spectral/20260101-120000"], table["real"]
     assert int(mse["samples"]) == 2 and int(spectral["samples"]) == 1
     expected = (20 * np.log10(0.5 / np.sqrt(2)) + 20 * np.log10(0.25 / np.sqrt(2))) / 2
@@ -131,7 +132,7 @@ def test_table_holds_the_means_of_known_metrics(compared):
     markdown = (out / "metrics.md").read_text()
     mse_line = next(line for line in markdown.splitlines() if line.startswith("| mse/"))
     assert f"| {expected:.4g} |" in mse_line
-    assert markdown.splitlines()[0] == "| " + " | ".join(compare.TABLE_COLUMNS) + " |"
+    assert markdown.splitlines()[0] == "| " + " | ".join(report.TABLE_COLUMNS) + " |"
     samples = read_table(out / "samples.csv")  # keyed by run: the last sample of each
     assert float(samples["mse/20260101-120000"]["loudness_db"]) == pytest.approx(20 * np.log10(0.25 / np.sqrt(2)), abs=1e-3)
 
@@ -152,21 +153,21 @@ def test_report_is_self_contained_with_players_plots_and_table(compared, runs):
     assert rate == SR
     np.testing.assert_allclose(decoded, original, atol=1 / 32767 + 1e-6)
     assert "<table>" in page and "frechet_mfcc" in page and "objective spectral" in page
-    assert set(compare.METRIC_HELP) == set(metrics.METRIC_KEYS)  # every column is explained
+    assert set(report.METRIC_HELP) == set(metrics.METRIC_KEYS)  # every column is explained
     assert page.count("<td>sample_000.wav</td>") == 2 and page.count("<td>sample_001.wav</td>") == 1
 
 
 def test_learning_curves_use_loss_val_loss_and_shared_terms(runs):
     _, loud, clicky = runs
-    loaded = [compare.load_run(loud), compare.load_run(clicky)]
-    assert compare.shared_log_terms(loaded) == ["loss", "val_loss", "rec/mse"]
+    loaded = [report.load_run(loud), report.load_run(clicky)]
+    assert report.shared_log_terms(loaded) == ["loss", "val_loss", "rec/mse"]
     assert loaded[1].log["spec/sc"] == [0.5, 0.25, 0.5 / 3]
 
 
 def test_runs_on_different_data_are_refused(runs, tmp_path, capsys):
     _, loud, _ = runs
     other = make_run(tmp_path, "other_data", [sine(440)], fingerprint="beef")
-    status = compare.main([str(loud), str(other), "--out", str(tmp_path / "out")])
+    status = report.main([str(loud), str(other), "--out", str(tmp_path / "out")])
     message = capsys.readouterr().err
     assert status == 2
     assert str(loud) in message and str(other) in message and "f00d" in message and "beef" in message
@@ -176,15 +177,15 @@ def test_runs_on_different_data_are_refused(runs, tmp_path, capsys):
 def test_runs_at_different_sample_rates_are_refused(runs, tmp_path):
     _, loud, _ = runs
     other = make_run(tmp_path, "other_rate", [sine(440, sample_rate=8000)], sample_rate=8000)
-    with pytest.raises(compare.CompareError, match=r"16000 Hz vs 8000 Hz") as error:
-        compare.compare([loud, other], tmp_path / "out")
+    with pytest.raises(report.CompareError, match=r"16000 Hz vs 8000 Hz") as error:
+        report.compare([loud, other], tmp_path / "out")
     assert str(other) in str(error.value) and str(loud) in str(error.value)
 
 
 def test_duplicate_labels_are_made_unique(runs):
     _, loud, _ = runs
-    loaded = [compare.load_run(loud), compare.load_run(loud)]
-    compare.unique_labels(loaded)
+    loaded = [report.load_run(loud), report.load_run(loud)]
+    report.unique_labels(loaded)
     assert [r.label for r in loaded] == ["mse/20260101-120000", "mse/20260101-120000 #2"]
 
 
@@ -202,7 +203,7 @@ def test_cli_names_the_path_and_the_fix_for_a_run_without_samples(tmp_path):
 
 
 def test_a_folder_without_config_is_not_a_run(tmp_path, capsys):
-    assert compare.main([str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert report.main([str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     message = capsys.readouterr().err
     assert str(tmp_path) in message and "config.json" in message and "python -m advaudio.run" in message
 
@@ -212,11 +213,11 @@ def test_runs_without_a_fingerprint_fall_back_to_the_data_source(tmp_path):
         data = {"source": source, "sample_rate": SR}
         if fingerprint:
             data["fingerprint"] = fingerprint
-        return compare.Run(path=tmp_path / name, label=name, config={"data": {"source": source}}, data=data,
+        return report.Run(path=tmp_path / name, label=name, config={"data": {"source": source}}, data=data,
                            sample_rate=SR, fingerprint=fingerprint)
 
     warnings = []
-    compare.check_compatible([run("a", "default", "f00d"), run("b", "default")], warn=warnings.append)
+    report.check_compatible([run("a", "default", "f00d"), run("b", "default")], warn=warnings.append)
     assert len(warnings) == 1 and str(tmp_path / "b") in warnings[0] and "no data.json fingerprint" in warnings[0]
-    with pytest.raises(compare.CompareError, match=r"different data sources \('default' vs 'music/';"):
-        compare.check_compatible([run("a", "default"), run("b", "music/")])
+    with pytest.raises(report.CompareError, match=r"different data sources \('default' vs 'music/';"):
+        report.check_compatible([run("a", "default"), run("b", "music/")])
