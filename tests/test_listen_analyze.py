@@ -1,4 +1,4 @@
-"""Tests of advaudio.listen.analyze on hand-made answer sheets with hand-computed answers."""
+"""Tests of advaudio.evaluation.listening.analyze on hand-made answer sheets with hand-computed answers."""
 import csv
 import json
 import math
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from advaudio.listen import analyze as analyze_lib
+from advaudio.evaluation.listening import analyze as analyze_lib
+from advaudio.evaluation.listening.build import FORMAT
 from advaudio.listen.__main__ import main
-from advaudio.listen.build import FORMAT
 
 TRIALS = 10
 T_975_2 = 4.302652729911275  # Student t quantile 0.975 with 2 degrees of freedom (tables)

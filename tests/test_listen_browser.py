@@ -17,8 +17,8 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from run_folders import make_run
-from advaudio.listen import analyze as analyze_lib
-from advaudio.listen import build as build_lib
+from advaudio.evaluation.listening import analyze as analyze_lib
+from advaudio.evaluation.listening import build as build_lib
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -1,4 +1,4 @@
-"""Tests of advaudio.listen.build: blinding, loudness matching, anchors, trial layout, refusals."""
+"""Tests of advaudio.evaluation.listening.build: blinding, loudness matching, anchors, trial layout, refusals."""
 import json
 import re
 
@@ -8,7 +8,7 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advaudio.listen import build as build_lib
+from advaudio.evaluation.listening import build as build_lib
 from advaudio.listen.__main__ import main
 from run_folders import make_run
 

@@ -1,4 +1,4 @@
-"""Tests of advaudio.listen.serve: the allow-list, path traversal, symlinks, and validated atomic submissions."""
+"""Tests of advaudio.evaluation.listening.serve: the allow-list, path traversal, symlinks, and validated atomic submissions."""
 import http.client
 import json
 import os
@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from run_folders import make_run
-from advaudio.listen import build as build_lib
-from advaudio.listen import serve as serve_lib
+from advaudio.evaluation.listening import build as build_lib
+from advaudio.evaluation.listening import serve as serve_lib
 from advaudio.listen.__main__ import main
 
 SR = 16000

@@ -39,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "build":
-        from advaudio.listen.build import BuildError, build
+        from advaudio.evaluation.listening.build import BuildError, build
 
         try:
             key = build(args.runs, args.out, excerpt_seconds=args.excerpt_seconds, trials=args.trials,
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{key['excerpt_seconds']:.2f} s) to {out}. Serve it with: python -m advaudio.listen serve {out}\n"
               f"Keep {out / 'key.json'} away from listeners; `serve` never serves it.")
     elif args.command == "serve":
-        from advaudio.listen.serve import serve
+        from advaudio.evaluation.listening.serve import serve
 
         try:
             serve(args.dir, args.port, quiet=args.quiet)
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 2
     else:
-        from advaudio.listen.analyze import analyze, find_key, markdown
+        from advaudio.evaluation.listening.analyze import analyze, find_key, markdown
 
         try:
             key_path = Path(args.key) if args.key else find_key(args.results)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from advaudio.listen.serve import SubmissionError, parse_submission, validate_submission
+from advaudio.evaluation.listening.serve import SubmissionError, parse_submission, validate_submission
 
 SCREEN_SCORE = 90.0  # the hidden real excerpt should score at least this ...
 SCREEN_MAX_SHARE = 0.15  # ... in all but this share of a listener's trials
@@ -74,7 +74,7 @@ def read_csv_sheet(text: str) -> dict:
     test_ids = {r["test_id"] for r in rows}
     if len(listeners) != 1 or len(test_ids) != 1:
         raise SubmissionError("a CSV sheet must hold one listener of one test")
-    from advaudio.listen.build import FORMAT
+    from advaudio.evaluation.listening.build import FORMAT
     doc = {"format": FORMAT, "listener": listeners.pop(), "test_id": test_ids.pop(), "ratings": [], "preferences": []}
     for r in rows:
         if r["kind"] == "rating":

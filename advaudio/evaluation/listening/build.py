@@ -168,7 +168,7 @@ def _new_id(taken: set[str]) -> str:
 
 
 def _page_text(name: str) -> str:
-    return resources.files("advaudio.listen").joinpath("page", name).read_text(encoding="utf-8")
+    return resources.files("advaudio.evaluation.listening").joinpath("page", name).read_text(encoding="utf-8")
 
 
 def embed_json(data: dict) -> str:

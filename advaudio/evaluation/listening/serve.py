@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from advaudio.listen.build import FORMAT
+from advaudio.evaluation.listening.build import FORMAT
 
 HOST = "127.0.0.1"
 SUBMIT_PATH = "/api/submit"
