@@ -187,7 +187,7 @@ def train(cfg, strategy, prepared, datasets, run_dir: Path, *, resume: bool, chi
         print(f"{run_dir} already finished {initial_epoch} epochs; raise train.epochs with --set to go on")
         return []
     log_path = run_dir / "log.csv"
-    rows = [row for row in training.read_log(log_path) if row["epoch"] < initial_epoch]
+    rows = [row for row in training.read_log_rows(log_path) if row["epoch"] < initial_epoch]
     writer = tf.summary.create_file_writer(str(run_dir / "tensorboard")) if chief else None
 
     steps = cfg.train.steps_per_epoch or data_lib.num_examples(prepared.train, cfg.data) // cfg.data.batch_size

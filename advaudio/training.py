@@ -247,8 +247,8 @@ def _check_finite(values: dict, epoch: int, step) -> None:
         )
 
 
-def read_log(path: Path) -> list[dict]:
-    """Rows of a run's log.csv as dicts of floats (epoch as int)."""
+def read_log_rows(path: Path) -> list[dict]:
+    """Rows of a run's log.csv as dicts of floats (epoch as int); evaluation.report.read_log_columns gives columns."""
     import csv
 
     if not Path(path).exists():

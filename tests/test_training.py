@@ -173,7 +173,7 @@ def test_training_state_round_trip_restores_optimizer_exactly(tmp_path):
 def test_log_round_trip_and_truncation(tmp_path):
     rows = [{"epoch": 0, "loss": 2.0, "val_loss": 2.5}, {"epoch": 1, "loss": 1.0, "val_loss": 1.5, "spec/sc": 0.1}]
     training.write_log(tmp_path / "log.csv", rows)
-    back = training.read_log(tmp_path / "log.csv")
+    back = training.read_log_rows(tmp_path / "log.csv")
     assert back == rows
 
 

@@ -94,7 +94,7 @@ def load_run(path: str | Path) -> Run:
         data=data,
         sample_rate=sample_rate,
         fingerprint=data.get("fingerprint"),
-        log=read_log(path / "log.csv"),
+        log=read_log_columns(path / "log.csv"),
     )
 
 
@@ -143,8 +143,8 @@ def unique_labels(runs: list[Run]) -> None:
         seen[base] = count + 1
 
 
-def read_log(path: Path) -> dict[str, list[float]]:
-    """log.csv -> {column: values}; non-numbers become NaN; {} when there is no log."""
+def read_log_columns(path: Path) -> dict[str, list[float]]:
+    """log.csv -> {column: values}; non-numbers become NaN; {} when there is no log (training.read_log_rows gives rows)."""
     if not path.is_file():
         return {}
     with path.open(newline="") as handle:
