@@ -9,8 +9,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def plot_learning_curves(rows: list[dict], path: Path) -> None:
-    """One panel per logged quantity, training and validation values together.
+def plot_training_curves(rows: list[dict], path: Path) -> None:
+    """One run's curves.png: one panel per logged quantity, training and validation values together.
 
     Args:
         rows: log rows (`{"epoch": int, "loss": float, "val_loss": float, ...}`).

@@ -170,7 +170,7 @@ def train(cfg, strategy, prepared, datasets, run_dir: Path, *, resume: bool, chi
     from advaudio import checkpoints
     from advaudio import data as data_lib
     from advaudio import training
-    from advaudio.curves import plot_learning_curves
+    from advaudio.curves import plot_training_curves
     from advaudio.models import build_generator
     from advaudio.objectives import build_trainer
 
@@ -198,7 +198,7 @@ def train(cfg, strategy, prepared, datasets, run_dir: Path, *, resume: bool, chi
         if chief:
             rows.append({"epoch": epoch, **logs})
             training.write_log(log_path, rows)
-            plot_learning_curves(rows, run_dir / "curves.png")
+            plot_training_curves(rows, run_dir / "curves.png")
             with writer.as_default(step=epoch + 1):
                 for key, value in logs.items():
                     tf.summary.scalar(key, value)

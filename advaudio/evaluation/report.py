@@ -285,7 +285,7 @@ def shared_log_terms(runs: list[Run]) -> list[str]:
     return first + [c for c in shared if c not in first]
 
 
-def plot_learning_curves(runs: list[Run], path: Path) -> bool:
+def plot_compared_curves(runs: list[Run], path: Path) -> bool:
     """Overlays every run's log.csv terms, one panel per term; False when no run has a log."""
     terms = shared_log_terms(runs)
     if not terms:
@@ -471,7 +471,7 @@ def compare(
     files["spectrograms"] = plots["Spectrograms (first sample of each run)"] = out / "spectrograms.png"
     plot_spectrograms(shown, sample_rate, files["spectrograms"], max_seconds=min(audio_seconds, 10.0))
     curves = out / "learning_curves.png"
-    if plot_learning_curves(runs, curves):
+    if plot_compared_curves(runs, curves):
         files["learning_curves"] = plots["Learning curves"] = curves
     else:
         say("no run has a log.csv: no learning curves")
