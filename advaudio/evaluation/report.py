@@ -24,8 +24,9 @@ from advaudio.evaluation import metrics
 
 REAL_LABEL = "real"
 TABLE_COLUMNS: tuple[str, ...] = ("run", "samples") + metrics.METRIC_KEYS
-# Spectrogram of the plots: (fft_size, hop_length) in samples.
-SPECTROGRAM_FFT = (1024, 256)
+# Spectrogram of the plots, in samples.
+SPECTROGRAM_FFT_SIZE = 1024
+SPECTROGRAM_HOP_LENGTH = 256
 SPECTROGRAM_RANGE_DB = 80.0
 
 METRIC_HELP = {
@@ -249,7 +250,7 @@ def _pyplot():
 def plot_spectrograms(items: list[tuple[str, np.ndarray]], sample_rate: int, path: Path, max_seconds: float) -> None:
     """One row per (label, audio): dB magnitude spectrogram of the first `max_seconds`."""
     plt = _pyplot()
-    fft_size, hop_length = SPECTROGRAM_FFT
+    fft_size, hop_length = SPECTROGRAM_FFT_SIZE, SPECTROGRAM_HOP_LENGTH
     fig, axes = plt.subplots(len(items), 1, figsize=(10, 2.2 * len(items)), squeeze=False)
     for ax, (label, audio) in zip(axes[:, 0], items):
         audio = audio[: int(max_seconds * sample_rate)]
