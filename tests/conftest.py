@@ -1,4 +1,7 @@
-"""Shared test set-up: quiet TensorFlow, deterministic seeds, tiny audio helpers."""
+"""Shared test set-up: quiet TensorFlow, deterministic seeds, tiny audio helpers.
+
+Markers and warning filters live in pyproject.toml ([tool.pytest.ini_options]).
+"""
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -17,8 +20,3 @@ def tone():
         return (0.5 * np.sin(2 * np.pi * freq * t)).astype("float32")
 
     return make
-
-
-def pytest_configure(config):
-    # Keras 3.15's TF backend calls np.array(x, copy=False) on tensors; harmless, noisy.
-    config.addinivalue_line("filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword")
