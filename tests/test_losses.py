@@ -410,3 +410,80 @@ def test_chunk_samples_is_an_stft_option_checked_by_name(spectral_experiment):
         cfg.objective.stft = {**spectral_experiment.objective.stft, "chunk_samples": bad}
         with pytest.raises(ValueError, match=r"objective.stft.chunk_samples must be a whole number"):
             LOSS_TERMS.build("spec/sc", cfg)
+
+
+# --------------------------------------------------------------------------- the spectral energy distance
+
+
+def reference_distance(a, b, fft_sizes, hop_lengths, win_lengths, names=("linmag", "logmag"), n_mels=6):
+    """d(a, b) of the energy distance, from the numpy reference: the sum of its components."""
+    parts = reference_components(a, b, fft_sizes, hop_lengths, win_lengths, n_mels=n_mels)
+    return sum(parts[name] for name in names)
+
+
+def energy(x, y1, y2, **kw):
+    return {k: float(v) for k, v in losses.spectral_energy_distance(x, y1, y2, **kw).items()}
+
+
+def test_energy_hand_computed_tiny_case():
+    # Per STFT frame (2 frames each): x = ones -> [2, 1, m0]; y1 = zeros -> [m0, m0, m0]; y2 = x / 2 -> [1, .5, m0].
+    x, y1, y2 = np.ones((1, 4), np.float32), np.zeros((1, 4), np.float32), 0.5 * np.ones((1, 4), np.float32)
+    d_x_y1 = ((2 - M0) + (1 - M0)) / 3 + (np.log(2 / M0) + np.log(1 / M0)) / 3
+    d_x_y2 = (1 + 0.5) / 3 + (np.log(2) + np.log(2)) / 3
+    d_y1_y2 = ((1 - M0) + (0.5 - M0)) / 3 + (np.log(1 / M0) + np.log(0.5 / M0)) / 3
+    got = energy(x, y1, y2, **TINY)
+    assert got["attractive"] == pytest.approx(d_x_y1 + d_x_y2, rel=1e-5)
+    assert got["repulsive"] == pytest.approx(d_y1_y2, rel=1e-5)
+    # y2 lies between y1 and x in every bin, so d(x, y1) = d(x, y2) + d(y2, y1): the energy is 2 d(x, y2).
+    assert got["energy"] == pytest.approx(d_x_y1 + d_x_y2 - d_y1_y2, rel=1e-4)
+    assert got["energy"] == pytest.approx(2 * d_x_y2, rel=1e-4)
+
+
+def test_energy_of_identical_generations_is_the_plain_attractive_terms():
+    rng = np.random.default_rng(21)
+    x, y = rng.normal(size=(3, 300)).astype(np.float32), rng.normal(size=(3, 300)).astype(np.float32)
+    got = energy(x, y, y, **RES)
+    plain = components(x, y, components=("linmag", "logmag"), **RES)
+    assert got["repulsive"] == 0.0
+    assert got["energy"] == pytest.approx(2 * (plain["linmag"] + plain["logmag"]), rel=1e-5)
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 2**16), names=st.sampled_from([("linmag", "logmag"), ("linmag",), ("logmag", "mel")]))
+def test_energy_matches_numpy_reference_and_is_finite(seed, names):
+    rng = np.random.default_rng(seed)
+    x, y1, y2 = (rng.normal(size=(2, 300)).astype(np.float32) for _ in range(3))
+    y2[1] = 0.0  # a silent generation: the floors keep it finite
+    got = energy(x, y1, y2, components=names, n_mels=6, chunk_samples=300, **RES)  # one sequence per group
+    expected = [reference_distance(a, b, *RES.values(), names=names) for a, b in ((x, y1), (x, y2), (y1, y2))]
+    assert all(np.isfinite(v) for v in got.values())
+    assert got["attractive"] == pytest.approx(expected[0] + expected[1], rel=2e-4)
+    assert got["repulsive"] == pytest.approx(expected[2], rel=2e-4)
+    assert got["energy"] == pytest.approx(expected[0] + expected[1] - expected[2], rel=2e-4, abs=1e-5)
+
+
+def test_energy_repulsive_gradient_pushes_near_equal_samples_apart():
+    rng = np.random.default_rng(22)
+    base = rng.normal(size=(2, 300)).astype(np.float32)
+    x = rng.normal(size=(2, 300)).astype(np.float32)
+    y1 = tf.Variable(base + 1e-3 * rng.normal(size=base.shape).astype(np.float32))
+    y2 = tf.Variable(base + 1e-3 * rng.normal(size=base.shape).astype(np.float32))
+    before = energy(x, y1, y2, **RES)["repulsive"]
+    # One gradient-descent step on the energy's repulsive part (-d(y1, y2)) alone.
+    with tf.GradientTape() as tape:
+        loss = -losses.spectral_energy_distance(x, y1, y2, **RES)["repulsive"]
+    g1, g2 = tape.gradient(loss, [y1, y2])
+    assert np.any(g1.numpy() != 0) and np.any(g2.numpy() != 0)
+    y1.assign_sub(1e-3 * g1)
+    y2.assign_sub(1e-3 * g2)
+    assert energy(x, y1, y2, **RES)["repulsive"] > before
+
+
+def test_energy_data_gets_no_gradient_and_bad_components_are_refused():
+    x = tf.Variable(np.random.default_rng(23).normal(size=(1, 300)).astype(np.float32))
+    y = tf.zeros((1, 300))
+    with tf.GradientTape() as tape:
+        value = losses.spectral_energy_distance(x, y, y + 0.1, **RES)["energy"]
+    assert tape.gradient(value, x) is None
+    with pytest.raises(ValueError, match="symmetric"):
+        losses.spectral_energy_distance(x, y, y, components=("sc", "logmag"), **RES)
