@@ -50,7 +50,12 @@ METRIC_HELP = {
     "onset_rate": "rhythm: onsets per second of the output",
     "onset_rate_data": "onsets per second of the data",
     "onset_rate_ratio": "speed: onset rate output / data (1 ideal)",
-    "frechet_mfcc": "Frechet distance of MFCC statistics, loudness-matched, no c0 (0 ideal)",
+    "frechet_mfcc": "Frechet distance of MFCC statistics, loudness-matched, no c0 (0 ideal; biased upwards at small "
+    "sample sizes and blind to time reversal)",
+    "frechet_mfcc_inf": "Frechet distance of MFCC + delta statistics, extrapolated to infinite sample size "
+    "(FAD-infinity; 0 ideal, may dip below 0 within noise)",
+    "kid_mfcc": "kernel distance (KID: unbiased MMD^2, cubic polynomial kernel) of standardised MFCC + delta "
+    "frames (0 ideal, may dip below 0 within noise)",
     "seam_ratio": "jump across frame boundaries / jump inside frames (1 = no clicks)",
     "frame_repetition": "mean cosine similarity of consecutive frames (1 = frozen loop)",
     "frame_repetition_data": "the same measure on the data",
