@@ -42,12 +42,14 @@ def write_wav(path, audio, sample_rate=SR):
     sf.write(str(path), np.asarray(audio, dtype=np.float32), sample_rate, subtype="FLOAT")
 
 
-def make_run(root, experiment, samples, fingerprint="f00d", sample_rate=SR, log_terms=("rec/mse",), objective="mse"):
+def make_run(root, experiment, samples, fingerprint="f00d", sample_rate=SR, log_terms=("rec/mse",), objective="mse",
+             seed=0, stamp="20260101-120000", learning_rate=1e-3, seed_position=0):
     """A run folder following the run folder contract, with the given sample audio."""
-    run = root / experiment / "20260101-120000"
+    run = root / experiment / stamp
     cfg = Experiment(name=experiment)
     cfg.data.sample_rate, cfg.data.frame_length, cfg.data.frame_hop = sample_rate, FRAME_LENGTH, FRAME_HOP
     cfg.objective.name = objective
+    cfg.train.seed, cfg.train.learning_rate = seed, learning_rate
     run.mkdir(parents=True)
     save_json(cfg, run / "config.json")
     (run / "data.json").write_text(json.dumps({
@@ -69,7 +71,7 @@ def make_run(root, experiment, samples, fingerprint="f00d", sample_rate=SR, log_
         write_wav(run / "samples" / "seeds" / f"{name}.wav", music(0.5, sample_rate)[: 2 * FRAME_LENGTH], sample_rate)
         (run / "samples" / f"{name}.json").write_text(json.dumps({
             "run": str(run), "checkpoint": "checkpoints/generator-best.weights.h5", "seed_split": "valid",
-            "seed_position": 0, "stitch": "concat", "sample_rate": sample_rate, "seconds": len(audio) / sample_rate,
+            "seed_position": seed_position, "seed_frames": 2, "stitch": "concat", "sample_rate": sample_rate, "seconds": len(audio) / sample_rate,
             "model_step": 6, "frame_length": FRAME_LENGTH, "frame_hop": FRAME_HOP, "experiment": experiment,
         }))
     return run
@@ -108,7 +110,8 @@ def read_table(path):
 def test_compare_writes_every_output(compared):
     status, out, progress = compared
     assert status == 0
-    for name in ("metrics.md", "metrics.csv", "samples.csv", "spectrograms.png", "learning_curves.png", "loudness.png", "report.html"):
+    for name in ("metrics.md", "metrics.csv", "samples.csv", "spectrograms.png", "learning_curves.png", "loudness.png",
+                 "spread.png", "ranking.md", "report.html"):
         assert (out / name).stat().st_size > 0, name
     assert "[1/2] scoring" in progress and "[2/2] scoring" in progress and "real baseline" in progress
 
@@ -116,21 +119,22 @@ def test_compare_writes_every_output(compared):
 def test_table_holds_the_means_of_known_metrics(compared):
     _, out, _ = compared
     table = read_table(out / "metrics.csv")
-    assert list(table) == ["mse/20260101-120000", "spectral/20260101-120000", "real"]
-    assert list(next(iter(table.values()))) == list(report.TABLE_COLUMNS)
-    mse, spectral, real = table["mse/20260101-120000"], table["spectral/20260101-120000"], table["real"]
+    assert list(table) == ["mse", "spectral", "real"]  # one group per experiment, one seed each
+    assert list(next(iter(table.values()))) == list(report.CSV_COLUMNS)
+    mse, spectral, real = table["mse"], table["spectral"], table["real"]
     assert int(mse["samples"]) == 2 and int(spectral["samples"]) == 1
+    assert int(mse["seeds"]) == 1 and mse["loudness_db_ci95"] == ""  # one seed: no interval
     expected = (20 * np.log10(0.5 / np.sqrt(2)) + 20 * np.log10(0.25 / np.sqrt(2))) / 2
     assert float(mse["loudness_db"]) == pytest.approx(expected, abs=1e-3)
     assert float(spectral["seam_ratio"]) == pytest.approx(FRAME_HOP - 1, rel=1e-4)
     assert float(mse["duration_s"]) == pytest.approx(1.5)
     assert mse["silence_onset_s"] == ""  # undefined for both samples: blank, not 0
-    # The real baseline: halves of the same steady music are close and equally fast.
+    # The real baseline: the test split's music against the train split's: close and equally fast.
     assert float(real["onset_rate_ratio"]) == pytest.approx(1.0, abs=0.01)
     assert float(real["flatness_ratio"]) == pytest.approx(1.0, abs=0.2)
     assert real["seed_copy"] == ""
     markdown = (out / "metrics.md").read_text()
-    mse_line = next(line for line in markdown.splitlines() if line.startswith("| mse/"))
+    mse_line = next(line for line in markdown.splitlines() if line.startswith("| mse |"))
     assert f"| {expected:.4g} |" in mse_line
     assert markdown.splitlines()[0] == "| " + " | ".join(report.TABLE_COLUMNS) + " |"
     samples = read_table(out / "samples.csv")  # keyed by run: the last sample of each
@@ -147,12 +151,14 @@ def test_report_is_self_contained_with_players_plots_and_table(compared, runs):
     audio = [s for s in sources if s.startswith("data:audio/wav;base64,")]
     images = [s for s in sources if s.startswith("data:image/png;base64,")]
     assert len(audio) == 2 + 1 + 1  # two samples, one sample, the real excerpt
-    assert len(images) == 3
+    assert len(images) == 4  # spectrograms, spread over seeds, learning curves, loudness
     decoded, rate = sf.read(io.BytesIO(base64.b64decode(audio[0].split(",", 1)[1])))
     original, _ = sf.read(str(loud / "samples" / "sample_000.wav"))
     assert rate == SR
     np.testing.assert_allclose(decoded, original, atol=1 / 32767 + 1e-6)
     assert "<table>" in page and "frechet_mfcc" in page and "objective spectral" in page
+    assert "Which metric ranks which failure" in page and "time_reversed" in page
+    assert "One seed, so no interval" in page and "train split" in page
     assert set(report.METRIC_HELP) == set(metrics.METRIC_KEYS)  # every column is explained
     assert page.count("<td>sample_000.wav</td>") == 2 and page.count("<td>sample_001.wav</td>") == 1
 
@@ -221,3 +227,106 @@ def test_runs_without_a_fingerprint_fall_back_to_the_data_source(tmp_path):
     assert len(warnings) == 1 and str(tmp_path / "b") in warnings[0] and "no data.json fingerprint" in warnings[0]
     with pytest.raises(report.CompareError, match=r"different data sources \('default' vs 'music/';"):
         report.check_compatible([run("a", "default"), run("b", "music/")])
+
+
+def test_mean_interval_by_hand():
+    # n = 3, mean 2, s = 1: half-width = t_{0.975, 2} / sqrt(3) = 4.302652729911275 / 1.7320508075688772.
+    mean, half = report.mean_interval([1.0, 2.0, 3.0])
+    assert mean == pytest.approx(2.0) and half == pytest.approx(4.302652729911275 / np.sqrt(3))
+    assert report.mean_interval([5.0]) == (5.0, None) and report.mean_interval([]) == (None, None)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    """Three seeds of one experiment (tones of known loudness), one run of the same name with another
+    learning rate, and one other experiment."""
+    root = tmp_path_factory.mktemp("seeded")
+    amplitudes = (0.5, 0.25, 0.125)
+    seeds = [make_run(root, "mse", [sine(440, amplitude=a)], seed=i, stamp=f"2026010{i + 1}-120000", seed_position=100 * i)
+             for i, a in enumerate(amplitudes)]
+    other_config = make_run(root, "mse", [sine(440)], seed=0, stamp="20260109-120000", learning_rate=1e-4)
+    spectral = make_run(root, "spectral", [sine(440)], objective="spectral")
+    out = root / "out"
+    status = report.main([str(p) for p in (*seeds, other_config, spectral)] + ["--out", str(out), "--per-run"])
+    return status, out, amplitudes, seeds
+
+
+def test_runs_differing_only_in_seed_are_grouped_with_a_t_interval(seeded):
+    status, out, amplitudes, _ = seeded
+    assert status == 0
+    table = read_table(out / "metrics.csv")
+    assert list(table)[:3] == ["mse", "mse (config 2)", "spectral"]
+    assert list(table)[-1] == "real"
+    group = table["mse"]
+    assert int(group["seeds"]) == 3 and int(group["samples"]) == 3
+    loudness = [20 * np.log10(a / np.sqrt(2)) for a in amplitudes]  # -9.03, -15.05, -21.07 dBFS
+    half = 4.302652729911275 * np.std(loudness, ddof=1) / np.sqrt(3)
+    assert float(group["loudness_db"]) == pytest.approx(np.mean(loudness), abs=1e-3)
+    assert float(group["loudness_db_ci95"]) == pytest.approx(half, rel=1e-3)
+    assert int(table["mse (config 2)"]["seeds"]) == 1 and table["mse (config 2)"]["loudness_db_ci95"] == ""
+    # --per-run: one row per run, labelled with its seed, holding that run's own value.
+    per_run = [label for label in table if "(seed " in label]
+    assert len(per_run) == 5
+    assert float(table["mse/20260102-120000 (seed 1)"]["loudness_db"]) == pytest.approx(loudness[1], abs=1e-3)
+    markdown = (out / "metrics.md").read_text()
+    line = next(l for l in markdown.splitlines() if l.startswith("| mse | 3 | 3 |"))
+    assert f"{np.mean(loudness):.4g} ± {half:.2g}" in line
+    assert "95% t interval over seeds" in markdown
+    page = (out / "report.html").read_text()
+    assert "(3 seeds: 0, 1, 2)" in page and "One seed, so no interval" in page and "mse (config 2)" in page
+    assert (out / "spread.png").stat().st_size > 0
+
+
+def test_seed_grouping_ignores_only_the_seed(seeded, tmp_path):
+    _, _, _, seeds = seeded
+    runs = [report.load_run(p) for p in seeds]
+    assert len({report.group_key(r) for r in runs}) == 1
+    assert [report.run_seed(r) for r in runs] == [0, 1, 2]
+    changed = report.load_run(seeds[0])
+    changed.config["train"]["learning_rate"] = 0.5
+    assert report.group_key(changed) != report.group_key(runs[0])
+
+
+def test_reference_is_a_choice_and_seed_regions_are_cut_out(seeded, tmp_path):
+    _, _, _, seeds = seeded
+    valid, rate = metrics.read_audio(seeds[0] / "reference" / "valid.wav")
+    # Seeds at 0, 100 and 200 in the valid split, each 2 frames of 200 = 400 samples: [0, 600) is cut.
+    audio, sample_rate, note = metrics.load_reference(seeds, "valid")
+    assert sample_rate == rate and audio.size == valid.size - 600
+    np.testing.assert_array_equal(audio, valid[600:])
+    assert "3 seed region(s) excluded" in note
+    train, _ = metrics.read_audio(seeds[0] / "reference" / "train.wav")
+    np.testing.assert_array_equal(metrics.load_reference(seeds, "train")[0], train)  # no seed comes from train
+    path = tmp_path / "file.wav"
+    write_wav(path, sine(330, 1.0))
+    assert metrics.load_reference(seeds, str(path))[0].size == SR
+    with pytest.raises(metrics.RunFolderError, match="neither a split"):
+        metrics.load_reference(seeds, "nonsense")
+    other_rate = tmp_path / "rate.wav"
+    write_wav(other_rate, sine(330, 1.0, sample_rate=8000), 8000)
+    with pytest.raises(report.CompareError, match="8000 Hz but the runs are at 16000 Hz"):
+        report.compare(seeds, tmp_path / "out", reference=other_rate)
+
+
+def test_real_is_an_unseen_excerpt_of_the_samples_length(seeded):
+    _, _, _, seeds = seeded
+    test, _ = metrics.read_audio(seeds[0] / "reference" / "test.wav")
+    excerpt, note = metrics.unseen_excerpt(seeds[0], "train", int(1.5 * SR))
+    np.testing.assert_array_equal(excerpt, test[: int(1.5 * SR)])
+    assert "test split" in note
+    valid, _ = metrics.read_audio(seeds[0] / "reference" / "valid.wav")
+    excerpt, note = metrics.unseen_excerpt(seeds[0], "test", 10 * SR)  # longer than the split: all of valid
+    np.testing.assert_array_equal(excerpt, valid)
+    assert "valid split" in note and "shorter than the samples" in note
+
+
+def test_ranking_report_says_which_metric_ranks_which_failure(seeded):
+    _, out, _, _ = seeded
+    ranking = (out / "ranking.md").read_text()
+    for failure in metrics.KNOWN_FAILURES:
+        assert f"| {failure} |" in ranking
+    for key in metrics.DISTRIBUTION_METRICS:
+        assert f"- {key}: headlined for" in ranking
+    # Averaged spectra are blind to time reversal, whatever the data.
+    line = next(l for l in ranking.splitlines() if l.startswith("- mr_stft:"))
+    assert "cannot rank" in line and "time_reversed" in line.split("cannot rank")[1]

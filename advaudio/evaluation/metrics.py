@@ -656,6 +656,19 @@ def known_failures(excerpt: np.ndarray, sample_rate: int, frame_length: int, fra
     }
 
 
+# A failure scored within this fraction of real audio's score (of the larger magnitude) is a tie, not a ranking:
+# e.g. the average spectrum of time-reversed audio equals the original's up to frame alignment (0.06% apart).
+RANK_TOLERANCE = 0.02
+
+
+def ranks_below(real: float | None, failure: float | None, tolerance: float = RANK_TOLERANCE) -> bool:
+    """Whether a distance ranks a failure below real audio: real scores lower by more than `tolerance`
+    of the larger magnitude (lower is better for every `DISTRIBUTION_METRICS` key)."""
+    if real is None or failure is None:
+        return False
+    return failure - real > tolerance * max(abs(failure), abs(real))
+
+
 def distribution_scores(audio: np.ndarray, reference: np.ndarray, sample_rate: int,
                         reference_features: np.ndarray | None = None) -> dict[str, float | None]:
     """The `DISTRIBUTION_METRICS` of one signal against a reference."""
@@ -671,7 +684,7 @@ def rank_known_failures(excerpt: np.ndarray, reference: np.ndarray, sample_rate:
 
     Returns:
         {"real": scores, "frozen_loop": scores, ...}; a metric ranks a failure when
-        real's score is lower than the failure's.
+        `ranks_below(real's score, the failure's score)`.
     """
     features = mfcc_delta_features(reference, sample_rate)
     signals = {"real": _as_mono(excerpt), **known_failures(excerpt, sample_rate, frame_length, frame_hop)}
@@ -848,6 +861,99 @@ def reference_path(run_dir: str | Path, split: str = "test") -> Path | None:
     return None
 
 
+REFERENCE_SPLITS = ("train", "valid", "test")
+# compare's default reference: the distribution the model learned. Generation never seeds from the train split,
+# so no seed region overlaps it; a held-out reference would be one song's last 10% (often a fade-out).
+DEFAULT_REFERENCE = "train"
+
+
+def seed_regions(run_dir: str | Path, split: str) -> list[tuple[int, int]]:
+    """[(start, end)) sample ranges of `split` that seeded the run's samples, from their sidecars."""
+    regions = []
+    for path in sample_paths(run_dir):
+        sidecar = _load_sidecar(path)
+        if sidecar.get("seed_split") != split or sidecar.get("seed_position") is None:
+            continue
+        frame_length, frame_hop = run_frames(run_dir, sidecar)
+        span = (int(sidecar.get("seed_frames") or 1) - 1) * frame_hop + frame_length
+        start = int(sidecar["seed_position"])
+        regions.append((start, start + span))
+    return regions
+
+
+def exclude_regions(audio: np.ndarray, regions: Iterable[tuple[int, int]]) -> np.ndarray:
+    """`audio` [samples] with the [start, end) ranges cut out and the rest joined in order."""
+    audio = _as_mono(audio)
+    keep = np.ones(audio.size, dtype=bool)
+    for start, end in regions:
+        keep[max(0, start) : max(0, end)] = False
+    return audio[keep]
+
+
+def load_reference(run_dirs: list[str | Path], choice: str | Path = DEFAULT_REFERENCE) -> tuple[np.ndarray, int, str]:
+    """The audio every sample is scored against: a split of the run folders, or an audio file.
+
+    A split ("train", "valid", "test") is reference/<split>.wav of the first run,
+    with every region that seeded a sample of any of the runs cut out (a sample
+    must not be judged against the audio it continues). Anything else is an
+    audio file.
+
+    Returns:
+        (audio [samples], sample_rate, description for the report).
+    Raises:
+        RunFolderError: the split's file is missing, or the file does not exist.
+    """
+    if str(choice) in REFERENCE_SPLITS:
+        split = str(choice)
+        path = reference_path(run_dirs[0], split) if split != "test" else _exact_reference(run_dirs[0], split)
+        if path is None:
+            raise RunFolderError(
+                f"{Path(run_dirs[0]) / 'reference'} has no {split}.wav; choose another reference with "
+                f"--reference {'|'.join(s for s in REFERENCE_SPLITS if s != split)}|FILE"
+            )
+        audio, sample_rate = read_audio(path)
+        regions = sorted({region for run in run_dirs for region in seed_regions(run, split)})
+        kept = exclude_regions(audio, regions)
+        note = f", {len(regions)} seed region(s) excluded" if regions else ""
+        return kept, sample_rate, f"{split} split ({path}, {kept.size / sample_rate:.1f} s{note})"
+    path = Path(choice)
+    if not path.is_file():
+        raise RunFolderError(
+            f"reference {str(choice)!r} is neither a split ({', '.join(REFERENCE_SPLITS)}) nor an audio file"
+        )
+    audio, sample_rate = read_audio(path)
+    return audio, sample_rate, f"file {path} ({audio.size / sample_rate:.1f} s)"
+
+
+def _exact_reference(run_dir: str | Path, split: str) -> Path | None:
+    """reference/<split>.wav (or .flac) without the test -> valid fallback of `reference_path`."""
+    for suffix in AUDIO_SUFFIXES:
+        path = Path(run_dir) / "reference" / f"{split}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def unseen_excerpt(run_dir: str | Path, reference_split: str | None, num_samples: int) -> tuple[np.ndarray, str] | None:
+    """Real audio the model never trained on and the reference does not hold: the first `num_samples` of
+    reference/test.wav, or of valid.wav when test is the reference (all of it when shorter).
+
+    Returns:
+        (audio [samples], description), or None when neither held-out split is there.
+    """
+    for split in ("test", "valid"):
+        if split == reference_split:
+            continue
+        path = _exact_reference(run_dir, split)
+        if path is None:
+            continue
+        audio = read_audio(path)[0]
+        excerpt = audio[:num_samples]
+        short = " (the whole split: it is shorter than the samples)" if audio.size < num_samples else ""
+        return excerpt, f"the first {excerpt.size / read_audio(path)[1]:.1f} s of the {split} split{short}"
+    return None
+
+
 def run_frames(run_dir: str | Path, sidecar: dict | None = None) -> tuple[int, int]:
     """(frame_length, frame_hop) of a run: from a sample's sidecar, else config.json."""
     sidecar = sidecar or {}
@@ -875,16 +981,20 @@ def _seed_path(sample: Path) -> Path | None:
     return None
 
 
-def evaluate_run(run_dir: str | Path, progress=None) -> list[dict]:
-    """Scores every sample of a run folder against its held-out reference.
+def evaluate_run(run_dir: str | Path, progress=None, reference: tuple[np.ndarray, int] | None = None,
+                 reference_features: np.ndarray | None = None) -> list[dict]:
+    """Scores every sample of a run folder against a reference.
 
     Reads samples/*.wav (+ the sidecar JSON of the same name),
-    samples/seeds/<same name>, reference/test.wav (fallback valid.wav) and
-    reference/train.wav.
+    samples/seeds/<same name>, reference/test.wav (fallback valid.wav) unless
+    `reference` is given, and reference/train.wav.
 
     Args:
         run_dir: a run folder (see the run folder contract).
         progress: optional callable(str) told about each sample.
+        reference: (audio [samples], sample_rate) to score against (e.g. from
+            `load_reference`); None: reference/test.wav.
+        reference_features: `mfcc_delta_features(reference)`, to compute them once.
 
     Returns:
         One dict per sample: "sample" (file name), "checkpoint" (from the
@@ -896,13 +1006,20 @@ def evaluate_run(run_dir: str | Path, progress=None) -> list[dict]:
     """
     run_dir = Path(run_dir)
     check_run_dir(run_dir)
-    test_path = reference_path(run_dir, "test")
-    if test_path is None:
-        raise RunFolderError(
-            f"{run_dir / 'reference'} has neither test.wav nor valid.wav; the run folder is incomplete "
-            f"(advaudio.run writes them before training)"
-        )
-    reference, reference_rate = read_audio(test_path)
+    if reference is None:
+        test_path = reference_path(run_dir, "test")
+        if test_path is None:
+            raise RunFolderError(
+                f"{run_dir / 'reference'} has neither test.wav nor valid.wav; the run folder is incomplete "
+                f"(advaudio.run writes them before training)"
+            )
+        reference, reference_rate = read_audio(test_path)
+        reference_name = str(test_path)
+    else:
+        reference, reference_rate = reference
+        reference_name = "the reference"
+    if reference_features is None:
+        reference_features = mfcc_delta_features(reference, reference_rate)
     train_path = reference_path(run_dir, "train")
     train = read_audio(train_path)[0] if train_path is not None else None
     rows = []
@@ -913,7 +1030,7 @@ def evaluate_run(run_dir: str | Path, progress=None) -> list[dict]:
         generated, sample_rate = read_audio(path)
         if sample_rate != reference_rate:
             raise RunFolderError(
-                f"{path} is at {sample_rate} Hz but {test_path} is at {reference_rate} Hz; "
+                f"{path} is at {sample_rate} Hz but {reference_name} is at {reference_rate} Hz; "
                 f"regenerate the sample at the data's rate"
             )
         seed_file = _seed_path(path)
@@ -921,7 +1038,8 @@ def evaluate_run(run_dir: str | Path, progress=None) -> list[dict]:
         frame_length, frame_hop = run_frames(run_dir, sidecar)
         row: dict = {"sample": path.name, "checkpoint": sidecar.get("checkpoint")}
         row.update(
-            evaluate_audio(generated, reference, sample_rate, frame_length, frame_hop, seed=seed, train_reference=train)
+            evaluate_audio(generated, reference, sample_rate, frame_length, frame_hop, seed=seed, train_reference=train,
+                           reference_features=reference_features)
         )
         rows.append(row)
     return rows

@@ -1,7 +1,9 @@
 """Compares run folders: one metric table, spectrograms, learning curves, loudness and one HTML report.
 
-Run: python -m advaudio.compare runs/mse/20260101-120000 runs/gan_denoise/20260101-130000 --out compare/
-Reads only run folders (config.json, data.json, log.csv, reference/, samples/).
+Run: python -m advaudio.compare runs/mse/* runs/gan_denoise/* --out compare/ [--reference train] [--per-run]
+Runs of the same experiment (same name and config apart from train.seed) are grouped: each metric is
+reported as the mean over seeds with a 95% t interval. Reads only run folders (config.json, data.json,
+log.csv, reference/, samples/).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import io
 import json
 import math
 import sys
+from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -23,7 +26,17 @@ import soundfile as sf
 from advaudio.evaluation import metrics
 
 REAL_LABEL = "real"
-TABLE_COLUMNS: tuple[str, ...] = ("run", "samples") + metrics.METRIC_KEYS
+TABLE_COLUMNS: tuple[str, ...] = ("run", "seeds", "samples") + metrics.METRIC_KEYS
+# The half-width of the 95% t interval over seeds of metric K is column K + CI_SUFFIX (blank for one seed).
+CI_SUFFIX = "_ci95"
+CI_LEVEL = 0.95
+CSV_COLUMNS: tuple[str, ...] = ("run", "seeds", "samples") + tuple(
+    column for key in metrics.METRIC_KEYS for column in (key, key + CI_SUFFIX)
+)
+# Panels of the spread plot: the headline distribution metrics, then the collapse and speed checks.
+SPREAD_METRICS: tuple[str, ...] = metrics.DISTRIBUTION_METRICS + (
+    "frame_repetition", "seam_ratio", "flatness_ratio", "pitch_ratio", "onset_rate_ratio",
+)
 # Spectrogram of the plots, in samples.
 SPECTROGRAM_FFT_SIZE = 1024
 SPECTROGRAM_HOP_LENGTH = 256
@@ -138,6 +151,67 @@ def check_compatible(runs: list[Run], warn: Callable[[str], None] | None = None)
             warn(f"warning: {missing} has no data.json fingerprint; assuming the same data (same source {source_a!r})")
 
 
+@dataclass
+class Group:
+    """Runs of one experiment: the same experiment name and config apart from train.seed."""
+
+    label: str
+    runs: list[Run]
+
+
+def run_seed(run: Run):
+    """train.seed from the run's config.json (None when it does not say)."""
+    return run.config.get("train", {}).get("seed")
+
+
+def group_key(run: Run) -> str:
+    """The run's config.json without train.seed, as canonical JSON: equal keys mean the same experiment."""
+    config = deepcopy(run.config)
+    config.get("train", {}).pop("seed", None)
+    return json.dumps(config, sort_keys=True)
+
+
+def group_runs(runs: list[Run]) -> list[Group]:
+    """Groups runs by `group_key`, in order of first appearance.
+
+    A group is labelled with its experiment name; experiments that share a
+    name but differ in config get "name (config 2)", "name (config 3)", ...
+    """
+    by_key: dict[str, Group] = {}
+    for run in runs:
+        key = group_key(run)
+        if key not in by_key:
+            by_key[key] = Group(label=str(run.config.get("name") or run.path.parent.name), runs=[])
+        by_key[key].runs.append(run)
+    groups = list(by_key.values())
+    seen: dict[str, int] = {REAL_LABEL: 1}
+    for group in groups:
+        count = seen.get(group.label, 0)
+        seen[group.label] = count + 1
+        if count:
+            group.label = f"{group.label} (config {count + 1})"
+    return groups
+
+
+def mean_interval(values: list[float], level: float = CI_LEVEL) -> tuple[float | None, float | None]:
+    """(mean, half-width of the two-sided Student t interval at `level`) over `values`.
+
+        half = t_{(1 + level) / 2, n - 1} * s / sqrt(n),   s the sample standard deviation (ddof 1)
+
+    (None, None) without values; (value, None) for one value: one run has no interval.
+    """
+    import scipy.stats
+
+    values = [float(v) for v in values]
+    if not values:
+        return None, None
+    mean = float(np.mean(values))
+    if len(values) < 2:
+        return mean, None
+    quantile = float(scipy.stats.t.ppf((1.0 + level) / 2.0, len(values) - 1))
+    return mean, quantile * float(np.std(values, ddof=1)) / math.sqrt(len(values))
+
+
 def unique_labels(runs: list[Run]) -> None:
     """Makes run labels unique (and different from "real") by appending #2, #3, ..."""
     seen: dict[str, int] = {REAL_LABEL: 1}
@@ -177,28 +251,98 @@ def summarize(rows: list[dict]) -> dict[str, float | None]:
     return summary
 
 
-def score_real(run: Run) -> dict[str, float | None]:
-    """The real baseline: the first half of the held-out audio scored against its second half."""
-    test_path = metrics.reference_path(run.path, "test")
-    reference, sample_rate = metrics.read_audio(test_path)
-    half = reference.size // 2
+def first_frames(run: Run) -> tuple[int, int]:
+    """(frame_length, frame_hop) of a run, from its first sample's sidecar or its config."""
+    sidecar_path = metrics.sample_paths(run.path)[0].with_suffix(".json")
+    sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.is_file() else {}
+    return metrics.run_frames(run.path, sidecar)
+
+
+def sample_length(runs: list[Run]) -> int:
+    """The median length in samples of the runs' generated samples."""
+    return int(np.median([sf.info(str(p)).frames for run in runs for p in metrics.sample_paths(run.path)]))
+
+
+def score_real(run: Run, excerpt: np.ndarray, reference: np.ndarray,
+               reference_features: np.ndarray | None = None) -> dict[str, float | None]:
+    """The real baseline: an unseen excerpt (`metrics.unseen_excerpt`) scored against the same reference as the samples."""
     train_path = metrics.reference_path(run.path, "train")
     train = metrics.read_audio(train_path)[0] if train_path is not None else None
-    first_sample = metrics.sample_paths(run.path)[0]
-    sidecar_path = first_sample.with_suffix(".json")
-    sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.is_file() else {}
-    frame_length, frame_hop = metrics.run_frames(run.path, sidecar)
+    frame_length, frame_hop = first_frames(run)
     return metrics.evaluate_audio(
-        reference[:half], reference[half:], sample_rate, frame_length, frame_hop, train_reference=train
+        excerpt, reference, run.sample_rate, frame_length, frame_hop, train_reference=train,
+        reference_features=reference_features,
     )
 
 
-def table_rows(runs: list[Run], real: dict | None) -> list[dict]:
-    """One row per run (means over its samples) plus, optionally, the real baseline."""
-    rows = [{"run": run.label, "samples": len(run.rows), **summarize(run.rows)} for run in runs]
-    if real is not None:
-        rows.append({"run": REAL_LABEL, "samples": 1, **real})
+def group_rows(groups: list[Group]) -> list[dict]:
+    """One row per group: each metric's mean over seeds (of each run's mean over its samples) and the
+    half-width of its 95% t interval (`mean_interval`; None for one seed)."""
+    rows = []
+    for group in groups:
+        summaries = [summarize(run.rows) for run in group.runs]
+        row: dict = {"run": group.label, "seeds": len(group.runs), "samples": sum(len(run.rows) for run in group.runs)}
+        for key in metrics.METRIC_KEYS:
+            row[key], row[key + CI_SUFFIX] = mean_interval([s[key] for s in summaries if s[key] is not None])
+        rows.append(row)
     return rows
+
+
+def run_rows(runs: list[Run]) -> list[dict]:
+    """One row per run (means over its samples), labelled with its seed (`--per-run`)."""
+    return [
+        {"run": f"{run.label} (seed {run_seed(run)})", "seeds": 1, "samples": len(run.rows), **summarize(run.rows)}
+        for run in runs
+    ]
+
+
+def table_rows(groups: list[Group], real: dict | None, per_run: bool = False) -> list[dict]:
+    """The group rows, then (`per_run`) every run's row, then, optionally, the real baseline."""
+    rows = group_rows(groups)
+    if per_run:
+        rows += run_rows([run for group in groups for run in group.runs])
+    if real is not None:
+        rows.append({"run": REAL_LABEL, "seeds": None, "samples": 1, **real})
+    return rows
+
+
+def ranking_rows(ranked: dict[str, dict[str, float | None]]) -> list[dict]:
+    """Per known failure: each distribution metric's score and whether real audio scores lower (ranks it)."""
+    real = ranked[REAL_LABEL]
+    rows = []
+    for failure in metrics.KNOWN_FAILURES:
+        row: dict = {"failure": failure}
+        for key in metrics.DISTRIBUTION_METRICS:
+            value, baseline = ranked[failure][key], real[key]
+            row[key] = value
+            row[key + "_ranks"] = metrics.ranks_below(baseline, value)
+        rows.append(row)
+    return rows
+
+
+def ranking_markdown(ranked: dict[str, dict[str, float | None]], excerpt_note: str) -> str:
+    """Which distribution metric ranks which known failure below the real excerpt, on this data."""
+    rows = ranking_rows(ranked)
+    header = ["failure"] + list(metrics.DISTRIBUTION_METRICS)
+    lines = [
+        f"Known failures made from the real excerpt ({excerpt_note}), scored against the same reference. "
+        f"A metric ranks a failure when real audio scores lower (better) by more than {metrics.RANK_TOLERANCE:.0%} "
+        "(closer is a tie); read a metric only for the failures it ranks here.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+        "| real | " + " | ".join(_format(ranked[REAL_LABEL][k], 4) for k in metrics.DISTRIBUTION_METRICS) + " |",
+    ]
+    for row in rows:
+        cells = [f"{_format(row[k], 4)} {'ranks' if row[k + '_ranks'] else 'CANNOT RANK'}" for k in metrics.DISTRIBUTION_METRICS]
+        lines.append(f"| {row['failure']} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for key in metrics.DISTRIBUTION_METRICS:
+        ranked_here = [row["failure"] for row in rows if row[key + "_ranks"]]
+        missed = [row["failure"] for row in rows if not row[key + "_ranks"]]
+        lines.append(f"- {key}: headlined for {', '.join(ranked_here) or 'nothing'}"
+                     + (f"; cannot rank {', '.join(missed)} on this data" if missed else ""))
+    return "\n".join(lines) + "\n"
 
 
 # ----------------------------------------------------------------------------- tables
@@ -212,7 +356,14 @@ def _format(value, digits: int) -> str:
     return str(value)
 
 
-def write_csv(rows: list[dict], path: Path, columns: tuple[str, ...] = TABLE_COLUMNS) -> None:
+def _cell(row: dict, column: str, digits: int) -> str:
+    """A value, with " ± half-width" when the row has a 95% interval for it."""
+    text = _format(row.get(column), digits)
+    half = row.get(column + CI_SUFFIX)
+    return f"{text} ± {_format(half, 2)}" if half is not None and text else text
+
+
+def write_csv(rows: list[dict], path: Path, columns: tuple[str, ...] = CSV_COLUMNS) -> None:
     """Writes rows with full precision (repr of floats); undefined values are empty cells."""
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -225,7 +376,7 @@ def markdown_table(rows: list[dict], columns: tuple[str, ...] = TABLE_COLUMNS) -
     """A Markdown table, numbers to 4 significant digits, undefined values blank."""
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     for row in rows:
-        lines.append("| " + " | ".join(_format(row.get(c), 4) for c in columns) + " |")
+        lines.append("| " + " | ".join(_cell(row, c, 4) for c in columns) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -234,7 +385,7 @@ def html_table(rows: list[dict], columns: tuple[str, ...] = TABLE_COLUMNS) -> st
         f'<th title="{html.escape(METRIC_HELP.get(c, c))}">{html.escape(c)}</th>' for c in columns
     )
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_format(row.get(c), 4))}</td>" for c in columns) + "</tr>"
+        "<tr>" + "".join(f"<td>{html.escape(_cell(row, c, 4))}</td>" for c in columns) + "</tr>"
         for row in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -291,8 +442,12 @@ def shared_log_terms(runs: list[Run]) -> list[str]:
     return first + [c for c in shared if c not in first]
 
 
-def plot_compared_curves(runs: list[Run], path: Path) -> bool:
-    """Overlays every run's log.csv terms, one panel per term; False when no run has a log."""
+def plot_compared_curves(runs: list[Run], path: Path, groups: list[Group] | None = None) -> bool:
+    """Overlays the log.csv terms, one panel per term; False when no run has a log.
+
+    With `groups`, one line per group: the mean over its seeds, with the
+    band between the lowest and highest seed shaded; otherwise one line per run.
+    """
     terms = shared_log_terms(runs)
     if not terms:
         return False
@@ -302,13 +457,21 @@ def plot_compared_curves(runs: list[Run], path: Path) -> bool:
     fig, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3 * rows), squeeze=False)
     for ax, term in zip(axes.flat, terms):
         plotted = []
-        for run in runs:
-            values = np.asarray(run.log.get(term, []), dtype=float)
-            if values.size == 0:
+        for label, members in ([(g.label, g.runs) for g in groups] if groups else [(r.label, [r]) for r in runs]):
+            curves = [np.asarray(run.log.get(term, []), dtype=float) for run in members]
+            curves = [c for c in curves if c.size]
+            if not curves:
                 continue
-            epochs = np.asarray(run.log.get("epoch", np.arange(1, values.size + 1)), dtype=float)
-            ax.plot(epochs, values, marker="o", markersize=3, label=run.label)
-            plotted.append(values[np.isfinite(values)])
+            length = min(c.size for c in curves)  # seeds still running have fewer epochs
+            stacked = np.stack([c[:length] for c in curves])
+            source = next(run for run in members if run.log.get(term))
+            epochs = np.asarray(source.log.get("epoch", np.arange(1, length + 1)), dtype=float)[:length]
+            line = ax.plot(epochs, np.nanmean(stacked, axis=0), marker="o", markersize=3,
+                           label=f"{label} ({len(curves)} seeds)" if len(curves) > 1 else label)
+            if len(curves) > 1:
+                ax.fill_between(epochs, np.nanmin(stacked, axis=0), np.nanmax(stacked, axis=0),
+                                color=line[0].get_color(), alpha=0.2, linewidth=0)
+            plotted.append(stacked[np.isfinite(stacked)])
         finite = np.concatenate(plotted) if plotted else np.array([])
         # A log axis only helps when a positive curve spans more than a decade.
         if finite.size and finite.min() > 0 and finite.max() / finite.min() > 10:
@@ -318,6 +481,38 @@ def plot_compared_curves(runs: list[Run], path: Path) -> bool:
     for ax in list(axes.flat)[len(terms) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def plot_spread(groups: list[Group], real: dict | None, path: Path) -> bool:
+    """One panel per `SPREAD_METRICS` key: every seed's value (dots) and the group mean with its 95%
+    interval (bar) per group, and the real baseline (dashed). False when no metric has a value."""
+    keys = [k for k in SPREAD_METRICS if any(summarize(r.rows)[k] is not None for g in groups for r in g.runs)]
+    if not keys:
+        return False
+    plt = _pyplot()
+    columns = min(3, len(keys))
+    rows = math.ceil(len(keys) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3 * rows), squeeze=False)
+    for ax, key in zip(axes.flat, keys):
+        for x, group in enumerate(groups):
+            values = [v for v in (summarize(run.rows)[key] for run in group.runs) if v is not None]
+            if not values:
+                continue
+            ax.plot([x] * len(values), values, "o", color="gray", markersize=4, alpha=0.7)
+            mean, half = mean_interval(values)
+            ax.errorbar([x], [mean], yerr=None if half is None else [[half], [half]], fmt="s", color="C0",
+                        capsize=4, markersize=6)
+        if real is not None and real.get(key) is not None:
+            ax.axhline(real[key], color="k", linestyle="--", linewidth=0.8, label=REAL_LABEL)
+            ax.legend(fontsize=7)
+        ax.set_xticks(range(len(groups)), [g.label for g in groups], rotation=20, fontsize=7)
+        ax.set_title(key, fontsize=9)
+    for ax in list(axes.flat)[len(keys) :]:
+        ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -392,22 +587,59 @@ def write_report(
     plots: dict[str, Path],
     players: dict[str, list[tuple[str, np.ndarray]]],
     sample_rate: int,
+    notes: dict[str, str] | None = None,
+    ranking: str | None = None,
+    groups: list[Group] | None = None,
 ) -> None:
-    """One self-contained HTML file: audio as base64 WAV, plots as base64 PNG, the table."""
+    """One self-contained HTML file: audio as base64 WAV, plots as base64 PNG, the table.
+
+    Args:
+        notes: {"reference": ..., "real": ...}: what the samples and the real row were scored against.
+        ranking: the Markdown of `ranking_markdown`, shown as a table of which metric ranks which failure.
+        groups: the seed groups (`group_runs`), listed with their seeds.
+    """
+    notes = notes or {}
+    groups = groups or [Group(label=run.label, runs=[run]) for run in runs]
+    single = [g.label for g in groups if len(g.runs) == 1]
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>advaudio comparison</title>",
         f"<style>{STYLE}</style></head><body>",
         "<h1>advaudio comparison</h1>",
         "<h2>Runs</h2><ul>",
-        *(f"<li><b>{html.escape(run.label)}</b>: {html.escape(_describe(run))}</li>" for run in runs),
+        *(
+            f"<li><b>{html.escape(g.label)}</b> ({len(g.runs)} seed{'s' if len(g.runs) > 1 else ''}: "
+            f"{html.escape(', '.join(str(run_seed(r)) for r in g.runs))}): {html.escape(_describe(g.runs[0]))}"
+            + "".join(f"<br>&nbsp;&nbsp;{html.escape(r.label)}: {html.escape(str(r.path))}" for r in g.runs)
+            + "</li>"
+            for g in groups
+        ),
         "</ul>",
         "<h2>Metrics</h2>",
-        "<p>Mean over each run's samples (where a metric is defined). "
-        f"The <b>{REAL_LABEL}</b> row scores one half of the held-out audio against the other half.</p>",
+        "<p>Each group's row is the mean over its seeds of each run's mean over its samples (where a metric is "
+        f"defined); <b>&plusmn;</b> is the half-width of the {CI_LEVEL:.0%} Student t interval over seeds. "
+        + (f"One seed, so no interval (one run is an anecdote): {html.escape(', '.join(single))}. " if single else "")
+        + f"Every sample is scored against the reference: {html.escape(notes.get('reference', 'held-out audio'))}. "
+        f"The <b>{REAL_LABEL}</b> row scores {html.escape(notes.get('real', 'held-out audio'))} against the same "
+        "reference.</p>",
         html_table(rows),
         "<details><summary>What the columns mean</summary><dl>",
         *(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in METRIC_HELP.items()),
         "</dl></details>",
+    ]
+    if ranking:
+        table = [line for line in ranking.splitlines() if line.startswith("|") and not line.startswith("|---")]
+        cells = [[c.strip() for c in line.strip("|").split("|")] for line in table]
+        bullets = [line[2:] for line in ranking.splitlines() if line.startswith("- ")]
+        parts += [
+            "<h2>Which metric ranks which failure</h2>",
+            f"<p>{html.escape(ranking.splitlines()[0])}</p>",
+            "<table><thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cells[0]) + "</tr></thead><tbody>",
+            *("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells[1:]),
+            "</tbody></table><ul>",
+            *(f"<li>{html.escape(b)}</li>" for b in bullets),
+            "</ul>",
+        ]
+    parts += [
         "<details><summary>Every sample</summary>",
         html_table(
             [{"run": run.label, **row} for run in runs for row in run.rows],
@@ -435,54 +667,96 @@ def compare(
     audio_seconds: float = 30.0,
     max_players: int = 4,
     progress: Callable[[str], None] | None = None,
+    reference: str | Path = metrics.DEFAULT_REFERENCE,
+    per_run: bool = False,
 ) -> dict[str, Path]:
     """Scores the runs and writes the table, plots and report into `out`.
 
+    Args:
+        reference: what every sample (and the real excerpt) is scored against:
+            "train" (default: the distribution the model learned; generation
+            never seeds from it), "valid", "test" (seed regions cut out), or
+            an audio file at the runs' sample rate (`metrics.load_reference`).
+        real: add the real baseline, an unseen excerpt of the samples' length
+            (`metrics.unseen_excerpt`), and the known-failure ranking check.
+        per_run: add one row per run under the group rows.
+
     Returns:
-        {"markdown", "csv", "samples_csv", "spectrograms", "loudness",
-        "learning_curves" (when any run has log.csv), "report"}: the files written.
+        {"markdown", "csv", "samples_csv", "spectrograms", "loudness", "spread",
+        "learning_curves" (when any run has log.csv), "ranking" (with `real`),
+        "report"}: the files written.
 
     Raises:
         RunFolderError: a run folder without config.json, samples or references.
-        CompareError: runs with different data or sample rates.
+        CompareError: runs with different data or sample rates, or a reference at another rate.
     """
     say = progress or (lambda message: None)
     runs = [load_run(path) for path in run_dirs]
     check_compatible(runs, warn=say)
     unique_labels(runs)
+    groups = group_runs(runs)
     sample_rate = runs[0].sample_rate
+    reference_audio, reference_rate, reference_note = metrics.load_reference([r.path for r in runs], reference)
+    if reference_rate != sample_rate:
+        raise CompareError(
+            f"the reference {reference} is at {reference_rate} Hz but the runs are at {sample_rate} Hz; "
+            f"resample it or choose --reference train|valid|test"
+        )
+    say(f"reference: {reference_note}")
+    features = metrics.mfcc_delta_features(reference_audio, sample_rate)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
 
     for index, run in enumerate(runs, 1):
         say(f"[{index}/{len(runs)}] scoring {run.path} ({len(metrics.sample_paths(run.path))} samples)")
-        run.rows = metrics.evaluate_run(run.path, progress=say)
-    real_scores = None
+        run.rows = metrics.evaluate_run(run.path, progress=say, reference=(reference_audio, sample_rate),
+                                        reference_features=features)
+    real_scores, excerpt, ranking = None, None, None
+    notes = {"reference": reference_note}
+    split = str(reference) if str(reference) in metrics.REFERENCE_SPLITS else None
     if real:
-        say("scoring the real baseline (held-out audio, half against half)")
-        real_scores = score_real(runs[0])
-    rows = table_rows(runs, real_scores)
+        found = metrics.unseen_excerpt(runs[0].path, split, sample_length(runs))
+        if found is None:
+            say("no held-out split to cut a real excerpt from: no real baseline")
+        else:
+            excerpt, notes["real"] = found
+            say(f"scoring the real baseline ({notes['real']}) and the known failures made from it")
+            real_scores = score_real(runs[0], excerpt, reference_audio, features)
+            frame_length, frame_hop = first_frames(runs[0])
+            ranked = metrics.rank_known_failures(excerpt, reference_audio, sample_rate, frame_length, frame_hop)
+            ranking = ranking_markdown({REAL_LABEL: ranked.pop("real"), **ranked}, notes["real"])
+    rows = table_rows(groups, real_scores, per_run=per_run)
 
     files = {"markdown": out / "metrics.md", "csv": out / "metrics.csv", "samples_csv": out / "samples.csv"}
-    files["markdown"].write_text(markdown_table(rows))
+    intervals = (f"Means over seeds; ± is the half-width of the {CI_LEVEL:.0%} t interval over seeds "
+                 "(no interval for one seed). ")
+    files["markdown"].write_text(
+        markdown_table(rows) + "\n" + intervals + f"Reference: {reference_note}."
+        + (f" Real: {notes['real']}, against the same reference." if "real" in notes else "") + "\n"
+    )
     write_csv(rows, files["csv"])
     per_sample = [{"run": run.label, **row} for run in runs for row in run.rows]
     write_csv(per_sample, files["samples_csv"], ("run", "sample", "checkpoint") + metrics.METRIC_KEYS)
+    if ranking is not None:
+        files["ranking"] = out / "ranking.md"
+        files["ranking"].write_text(ranking)
 
     say("plotting")
-    reference, _ = metrics.read_audio(metrics.reference_path(runs[0].path, "test"))
     firsts = [(f"{run.label}: {metrics.sample_paths(run.path)[0].name}", metrics.read_audio(metrics.sample_paths(run.path)[0])[0]) for run in runs]
-    shown = firsts + [(f"{REAL_LABEL}: held-out audio", reference)]
+    shown = firsts + ([(f"{REAL_LABEL}: unseen excerpt", excerpt)] if excerpt is not None else [])
     plots: dict[str, Path] = {}
     files["spectrograms"] = plots["Spectrograms (first sample of each run)"] = out / "spectrograms.png"
     plot_spectrograms(shown, sample_rate, files["spectrograms"], max_seconds=min(audio_seconds, 10.0))
+    spread = out / "spread.png"
+    if plot_spread(groups, real_scores, spread):
+        files["spread"] = plots["Spread over seeds (dots: seeds; squares: mean and 95% interval)"] = spread
     curves = out / "learning_curves.png"
-    if plot_compared_curves(runs, curves):
-        files["learning_curves"] = plots["Learning curves"] = curves
+    if plot_compared_curves(runs, curves, groups):
+        files["learning_curves"] = plots["Learning curves (mean over seeds; band: lowest to highest seed)"] = curves
     else:
         say("no run has a log.csv: no learning curves")
     files["loudness"] = plots["Loudness over time"] = out / "loudness.png"
-    plot_loudness(shown, sample_rate, metrics.rms_db(reference), files["loudness"])
+    plot_loudness(shown, sample_rate, metrics.rms_db(reference_audio), files["loudness"])
 
     say("writing the HTML report")
     limit = int(audio_seconds * sample_rate)
@@ -490,9 +764,10 @@ def compare(
     for run in runs:
         paths = metrics.sample_paths(run.path)[:max_players]
         players[run.label] = [(p.name, metrics.read_audio(p)[0][:limit]) for p in paths]
-    players[REAL_LABEL] = [("held-out audio", reference[:limit])]
+    if excerpt is not None:
+        players[REAL_LABEL] = [("unseen excerpt", excerpt[:limit])]
     files["report"] = out / "report.html"
-    write_report(files["report"], runs, rows, plots, players, sample_rate)
+    write_report(files["report"], runs, rows, plots, players, sample_rate, notes=notes, ranking=ranking, groups=groups)
     say(f"wrote {', '.join(str(p) for p in files.values())}")
     return files
 
@@ -502,10 +777,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m advaudio.compare",
         description="Compare run folders: metric table (Markdown, CSV), spectrograms, learning curves, "
-        "loudness over time and one self-contained HTML report.",
+        "loudness over time and one self-contained HTML report. Runs of the same experiment that differ "
+        "only in train.seed are grouped: mean and 95%% interval over seeds.",
     )
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (runs/<experiment>/<timestamp>)")
     parser.add_argument("--out", required=True, help="folder for the table, plots and report.html")
+    parser.add_argument(
+        "--reference", default=metrics.DEFAULT_REFERENCE, metavar="train|valid|test|FILE",
+        help="what samples and the real excerpt are scored against (default: train, the distribution the model "
+        "learned, which no seed comes from; for valid/test the seed regions are cut out; or an audio file)",
+    )
+    parser.add_argument("--per-run", action="store_true", help="add one row per run under each group's row")
     parser.add_argument("--no-real", action="store_true", help="leave out the real-audio baseline row")
     parser.add_argument("--audio-seconds", type=float, default=30.0, help="seconds of each sample embedded in the report")
     parser.add_argument("--max-players", type=int, default=4, help="samples per run embedded in the report")
@@ -522,6 +804,8 @@ def main(argv: list[str] | None = None) -> int:
             audio_seconds=args.audio_seconds,
             max_players=args.max_players,
             progress=progress,
+            reference=args.reference,
+            per_run=args.per_run,
         )
     except (CompareError, metrics.RunFolderError) as error:
         print(f"advaudio.compare: error: {error}", file=sys.stderr)
