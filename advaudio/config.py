@@ -142,6 +142,30 @@ class Generate:
     subtype: str = "PCM_16"  # PCM_16, PCM_24, FLOAT
     loudness: str = "none"  # none, peak, rms
     sample_seed: int = 0
+    revision: Any = "none"  # none, bidirectional, a registered name or a callable (advaudio/revision.py)
+    revision_params: dict = field(default_factory=dict)  # kwargs of the revision network's builder
+    revision_window: int = 16  # frames the revision pass sees at once
+    revision_hop: int = 8  # frames between the starts of consecutive windows
+
+
+@dataclass
+class Revise:
+    """Training of the revision pass (advaudio/revision.py) when generate.revision is not "none":
+    after the generator in the same run, or over the finished run `from_run` (experiments/revise.py)."""
+
+    from_run: str | None = None  # a finished run folder whose generator is revised (its data and model are used)
+    checkpoint: str = "best"  # which generator checkpoint of from_run: best, last or an epoch number
+    loss_weights: dict = field(default_factory=lambda: {"rec/mse": 1.0, "spec/sc": 1.0, "spec/logmag": 1.0})
+    epochs: int = 4
+    steps_per_epoch: int = 200
+    learning_rate: float = 1e-3
+    rollouts: int = 256  # training windows of the generator's own rollouts (computed once)
+    validation_windows: int = 32  # validation windows of each kind (rollouts, degraded real audio)
+    rollout_share: float = 0.5  # share of training windows that are rollouts; the rest is degraded real audio
+    prefix_frames: int = 10  # true frames each rollout starts from
+    noise_std: float = 0.05  # Gaussian noise added to real audio (normalised units)
+    clicks_per_frame: float = 0.5  # expected single-sample clicks per frame added to real audio
+    click_amplitude: float = 1.0  # size of a click (normalised units; the sign is random)
 
 
 @dataclass
@@ -152,6 +176,7 @@ class Experiment:
     objective: Objective = field(default_factory=Objective)
     train: Train = field(default_factory=Train)
     generate: Generate = field(default_factory=Generate)
+    revise: Revise = field(default_factory=Revise)
 
 
 class ConfigError(ValueError):

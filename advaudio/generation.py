@@ -399,7 +399,8 @@ def generate(generator, seed_frames, num_samples: int | None = None, num_frames:
              frame_hop: int | None = None, stitch_method: str = "auto", window: str = "hann",
              crossfade_length: int = 256, dither: float = 0.0, feedback: str = "stitched", seed: int = 0,
              jit_compile: bool = True, chunk_frames: int | None = None,
-             progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+             progress: Callable[[int, int], None] | None = None, revision=None, revision_window: int = 16,
+             revision_hop: int = 8) -> np.ndarray:
     """Generates audio after the seed: exactly `num_samples` samples (normalised units).
 
     Args:
@@ -413,6 +414,9 @@ def generate(generator, seed_frames, num_samples: int | None = None, num_frames:
         dither, feedback: anti-collapse options (see `Rollout`).
         seed: seed of the dither noise.
         progress: called as progress(frames_done, frames_total).
+        revision: a revision network (advaudio.revision) applied to the rolled-out
+            frames in overlapping windows of `revision_window` frames every
+            `revision_hop` before stitching; None: the frames as rolled out.
     Returns:
         `[batch, num_samples]` float32; sample 0 is the first predicted sample
         (the first sample of the prediction that follows the seed). The seed
@@ -436,6 +440,10 @@ def generate(generator, seed_frames, num_samples: int | None = None, num_frames:
         jit_compile=jit_compile, chunk_frames=chunk_frames,
         progress=None if progress is None else (lambda done: progress(done, num_frames)),
     )
+    if revision is not None:
+        from advaudio.revision import revise_frames  # lazy: revision imports this module
+
+        frames = revise_frames(revision, frames, revision_window, revision_hop)
     audio = stitch(frames, method, hop, window=window, crossfade_length=crossfade_length).numpy()
     return audio[:, :num_samples].astype(np.float32)
 
@@ -595,7 +603,7 @@ def generate_for_run(run_dir, experiment, generator, seed_signal: dict[str, np.n
                      checkpoint_info: dict | None = None, out_dir=None, seconds: float | None = None,
                      count: int | None = None, stitch: str | None = None, seed_from: str | None = None,
                      stats=None, progress: Callable[[int, int], None] | None = None,
-                     chunk_frames: int | None = None) -> list[Path]:
+                     chunk_frames: int | None = None, reviser=None) -> list[Path]:
     """Generates `count` sequences for a run and writes them with sidecars and seeds.
 
     Args:
@@ -611,6 +619,8 @@ def generate_for_run(run_dir, experiment, generator, seed_signal: dict[str, np.n
         stats: normalisation statistics with normalize/denormalize (default:
             the run's stats.json).
         progress: called as progress(frames_done, frames_total).
+        reviser: the revision network of `generate.revision` (None: loaded from
+            the run folder when generate.revision is not "none").
     Returns:
         Paths of the written sample files, in order.
     """
@@ -633,12 +643,24 @@ def generate_for_run(run_dir, experiment, generator, seed_signal: dict[str, np.n
     span = seed_span(gen.seed_frames, data.frame_length, hop)
     positions = choose_seed_positions(len(signal), count, span, gen.sample_seed)
     seeds = seed_frames_at(signal, positions, gen.seed_frames, data.frame_length, hop)
+    revision_info = {"name": "none", "path": None}
+    if gen.revision != "none":
+        from advaudio import revision as revision_lib  # lazy: revision imports this module
+
+        if reviser is None:
+            reviser, revision_info = revision_lib.load_reviser(run_dir, experiment)
+        else:
+            revision_info = {"name": revision_lib.revision_name(gen.revision), "path": None}
     audio = generate(
         generator, seeds, num_samples=num_samples, frame_hop=hop, stitch_method=method, window=gen.window,
         crossfade_length=gen.crossfade_length, dither=gen.dither, feedback=gen.feedback, seed=gen.sample_seed,
-        chunk_frames=chunk_frames, progress=progress,
+        chunk_frames=chunk_frames, progress=progress, revision=None if gen.revision == "none" else reviser,
+        revision_window=gen.revision_window, revision_hop=gen.revision_hop,
     )
     info = dict(checkpoint_info or {})
+    revision_checkpoint = revision_info["path"]
+    if revision_checkpoint is not None and Path(revision_checkpoint).is_relative_to(run_dir):
+        revision_checkpoint = str(Path(revision_checkpoint).relative_to(run_dir))
     checkpoint = info.get("path")
     if checkpoint is not None and Path(checkpoint).is_relative_to(run_dir):
         checkpoint = str(Path(checkpoint).relative_to(run_dir))  # the run folder may move
@@ -675,6 +697,10 @@ def generate_for_run(run_dir, experiment, generator, seed_signal: dict[str, np.n
             "frame_hop": hop,
             "subtype": gen.subtype,
             "loudness": gen.loudness,
+            "revision": revision_info["name"],
+            "revision_checkpoint": revision_checkpoint,
+            "revision_window": None if gen.revision == "none" else gen.revision_window,
+            "revision_hop": None if gen.revision == "none" else gen.revision_hop,
         }
         (out_dir / f"{name}.json").write_text(json.dumps(sidecar, indent=2) + "\n")
         paths.append(path)

@@ -1,0 +1,314 @@
+"""Tests for advaudio/revision.py: the revision network, windowed revision in generation, training data and repair."""
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from advaudio import config as config_lib
+from advaudio import revision
+from advaudio.data import Stats
+from advaudio.evaluation.metrics import seam_ratio
+from advaudio.generation import generate, generate_for_run
+from advaudio.models import FrameGRU
+from advaudio.revision import BidirectionalReviser, ReviserTrainer, degrade, revise_frames, window_starts
+from advaudio.stitching import stitch
+
+F = 16  # frame length of the tiny models
+
+
+@pytest.fixture(scope="module")
+def gru():
+    keras.utils.set_random_seed(0)
+    model = FrameGRU(frame_length=F, units=8, layers=1)
+    model.build((None, None, F))
+    return model
+
+
+@pytest.fixture(scope="module")
+def seeds():
+    return np.random.default_rng(0).normal(size=(2, 3, F)).astype(np.float32)
+
+
+def randomised(reviser, seed=0):
+    """The reviser with every weight (the zero head included) set at random."""
+    if not reviser.built:
+        reviser.build((None, None, reviser.frame_length))
+    rng = np.random.default_rng(seed)
+    assert reviser.weights
+    for weight in reviser.weights:
+        weight.assign(0.3 * rng.normal(size=weight.shape).astype(np.float32))
+    return reviser
+
+
+def test_reviser_shapes_and_untrained_identity():
+    reviser = BidirectionalReviser(frame_length=F, units=4, layers=2)
+    x = np.random.default_rng(1).normal(size=(3, 5, F)).astype(np.float32)
+    y = reviser(x)
+    assert y.shape == (3, 5, F)
+    np.testing.assert_array_equal(y, x)  # the head starts at zero: an untrained pass changes nothing
+    assert reviser(x[:, :2]).shape == (3, 2, F)  # any window length
+    # Two directions of 4 units per layer reach a head of F outputs.
+    assert reviser.head.kernel.shape == (8, F)
+
+
+def test_reviser_sees_the_future():
+    reviser = randomised(BidirectionalReviser(frame_length=F, units=4))
+    x = np.random.default_rng(2).normal(size=(1, 6, F)).astype(np.float32)
+    changed = x.copy()
+    changed[0, -1] += 1.0  # only the last frame changes
+    delta = np.abs(reviser(changed).numpy() - reviser(x).numpy()).max(axis=-1)[0]
+    assert np.all(delta[:-1] > 1e-6)  # earlier frames are revised with the later one in view
+
+
+def test_reviser_serialisation_round_trip(tmp_path):
+    reviser = randomised(BidirectionalReviser(frame_length=F, units=4, layers=2, name="reviser"))
+    x = np.random.default_rng(3).normal(size=(2, 4, F)).astype(np.float32)
+    config = reviser.get_config()
+    assert (config["frame_length"], config["units"], config["layers"]) == (F, 4, 2)
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(reviser))
+    assert clone.built  # rebuilt from its build config
+    clone.set_weights(reviser.get_weights())
+    np.testing.assert_allclose(clone(x), reviser(x), rtol=1e-6, atol=1e-6)
+    path = tmp_path / "reviser.keras"
+    reviser.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, BidirectionalReviser)
+    np.testing.assert_allclose(loaded(x), reviser(x), rtol=1e-6, atol=1e-6)
+
+
+def test_reviser_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="revision_params"):
+        BidirectionalReviser(frame_length=F, units=0)
+
+
+@pytest.mark.parametrize("num_frames, window, hop, expected", [
+    (10, 4, 2, [0, 2, 4, 6]),
+    (11, 4, 3, [0, 3, 6, 7]),  # the last window ends with the frames
+    (3, 4, 2, [0]),  # one (shorter) window
+    (4, 4, 4, [0]),
+])
+def test_window_starts(num_frames, window, hop, expected):
+    assert window_starts(num_frames, window, hop) == expected
+
+
+def test_revise_frames_averages_overlapping_windows_with_the_taper():
+    # A network that writes each frame's position in its window: the output is the taper-weighted mean position.
+    def positions(windows, training=None):
+        shape = tf.shape(windows)
+        return tf.broadcast_to(tf.cast(tf.range(shape[1]), tf.float32)[None, :, None], shape)
+
+    frames = np.zeros((2, 6, 3), np.float32)
+    out = revise_frames(positions, frames, window_frames=4, hop_frames=2)  # windows at frames 0 and 2
+    taper = np.sin(np.pi * (np.arange(4) + 0.5) / 4) ** 2
+    expected = [0.0, 1.0, (taper[2] * 2 + taper[0] * 0) / (taper[2] + taper[0]),
+                (taper[3] * 3 + taper[1] * 1) / (taper[3] + taper[1]), 2.0, 3.0]
+    np.testing.assert_allclose(out[0, :, 0], expected, rtol=1e-6)
+    np.testing.assert_allclose(out[1], out[0])
+
+
+def test_revise_frames_with_identity_returns_the_frames():
+    frames = np.random.default_rng(4).normal(size=(2, 13, F)).astype(np.float32)
+    out = revise_frames(lambda w, training=None: w, frames, window_frames=5, hop_frames=2)
+    np.testing.assert_allclose(out, frames, rtol=1e-6, atol=1e-6)
+
+
+def test_degrade_hand_values():
+    x = np.random.default_rng(5).normal(size=(2, 4000)).astype(np.float32)
+    seed = tf.constant([1, 2], tf.int64)
+    np.testing.assert_array_equal(degrade(x, 0.0, 0.5, 0.0, seed), x)  # nothing to add
+    clicked = degrade(x, 0.0, 1.0, 0.5, seed).numpy() - x  # every sample clicks by +-0.5
+    np.testing.assert_allclose(np.abs(clicked), 0.5, rtol=1e-6)
+    assert 0.4 < np.mean(clicked > 0) < 0.6  # random signs
+    some = degrade(x, 0.0, 0.01, 1.0, seed).numpy() - x
+    assert 40 <= np.count_nonzero(some) <= 120  # ~80 of 8000 samples
+    noisy = degrade(x, 0.3, 0.0, 1.0, seed).numpy() - x
+    assert abs(noisy.std() - 0.3) < 0.02
+    np.testing.assert_array_equal(degrade(x, 0.3, 0.01, 1.0, seed), degrade(x, 0.3, 0.01, 1.0, seed))
+    assert not np.array_equal(degrade(x, 0.3, 0.0, 1.0, seed), degrade(x, 0.3, 0.0, 1.0, seed + 1))
+
+
+# --------------------------------------------------------------------------- generation
+
+
+def test_generate_without_revision_is_todays_output(gru, seeds):
+    today = generate(gru, seeds, num_samples=150)
+    np.testing.assert_array_equal(generate(gru, seeds, num_samples=150, revision=None), today)
+    untrained = BidirectionalReviser(frame_length=F, units=4)  # zero head: revision is the identity
+    np.testing.assert_allclose(generate(gru, seeds, num_samples=150, revision=untrained, revision_window=4,
+                                        revision_hop=2), today, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("hop", [F, F // 2])
+def test_generate_applies_the_revision_before_stitching(gru, seeds, hop):
+    reviser = randomised(BidirectionalReviser(frame_length=F, units=4))
+    got = generate(gru, seeds, num_frames=9, frame_hop=hop, revision=reviser, revision_window=4, revision_hop=2)
+    from advaudio.generation import rollout_frames
+
+    frames = rollout_frames(gru, seeds, 9, hop)
+    expected = stitch(revise_frames(reviser, frames, 4, 2), "auto", hop).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    assert np.abs(got - generate(gru, seeds, num_frames=9, frame_hop=hop)).max() > 1e-3
+
+
+def tiny_experiment():
+    cfg = config_lib.Experiment(name="tiny")
+    cfg.data.frame_length = F
+    cfg.data.sample_rate = 8000
+    cfg.model.units, cfg.model.layers = 8, 1
+    cfg.generate.seed_frames = 3
+    cfg.generate.count = 2
+    cfg.generate.seconds = 0.05
+    return cfg
+
+
+STATS = Stats("standard", mean=0.0, std=0.25)
+
+
+def test_generate_for_run_with_revision_none_is_unchanged(tmp_path, gru):
+    cfg = tiny_experiment()
+    valid = np.random.default_rng(6).normal(size=2000).astype(np.float32)
+    (path, _) = generate_for_run(tmp_path, cfg, gru, seed_signal={"valid": valid}, stats=STATS)
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    assert sidecar["revision"] == "none" and sidecar["revision_checkpoint"] is None
+    assert sidecar["revision_window"] is None
+
+
+def test_generate_for_run_loads_the_runs_reviser_and_records_it(tmp_path, gru):
+    import soundfile as sf
+
+    cfg = tiny_experiment()
+    cfg.generate.revision = "bidirectional"
+    cfg.generate.revision_params = {"units": 4}
+    cfg.generate.revision_window, cfg.generate.revision_hop = 4, 2
+    valid = np.random.default_rng(6).normal(size=2000).astype(np.float32)
+    with pytest.raises(FileNotFoundError, match="experiments/revise.py --set revise.from_run="):
+        generate_for_run(tmp_path, cfg, gru, seed_signal={"valid": valid}, stats=STATS)
+    reviser = randomised(revision.build_reviser(cfg))
+    revision._save_reviser(tmp_path, reviser, epoch=2, val_loss=0.5)
+    paths = generate_for_run(tmp_path, cfg, gru, seed_signal={"valid": valid}, stats=STATS, out_dir=tmp_path / "r")
+    sidecar = json.loads(paths[0].with_suffix(".json").read_text())
+    assert sidecar["revision"] == "bidirectional"
+    assert sidecar["revision_checkpoint"] == "checkpoints/reviser-best.weights.h5"
+    assert (sidecar["revision_window"], sidecar["revision_hop"]) == (4, 2)
+    # The written audio is the revised rollout: it differs from the unrevised one.
+    unrevised = generate_for_run(tmp_path, tiny_experiment(), gru, seed_signal={"valid": valid}, stats=STATS,
+                                 out_dir=tmp_path / "u")
+    revised_audio, _ = sf.read(str(paths[0]))
+    unrevised_audio, _ = sf.read(str(unrevised[0]))
+    assert np.abs(revised_audio - unrevised_audio).max() > 1e-3
+
+
+def test_check_config_names_the_bad_key():
+    cfg = tiny_experiment()
+    revision.check_config(cfg)  # the defaults are fine
+    cfg.generate.revision = "bidirectionl"
+    with pytest.raises(config_lib.ConfigError, match="Did you mean 'bidirectional'"):
+        revision.check_config(cfg)
+    cfg.generate.revision = "bidirectional"
+    cfg.generate.revision_hop = 20
+    with pytest.raises(config_lib.ConfigError, match="revision_hop"):
+        revision.check_config(cfg)
+    cfg.generate.revision_hop = 4
+    cfg.revise.loss_weights = {"rec/mse": 1.0, "adv/gen": 1.0}
+    with pytest.raises(config_lib.ConfigError, match="discriminator"):
+        revision.check_config(cfg)
+    cfg.revise.loss_weights = {"spec/sc": 1.0}  # windows of 16 x 16 samples are shorter than the 2048 FFT
+    with pytest.raises(config_lib.ConfigError, match="revision_window"):
+        revision.check_config(cfg)
+    cfg = tiny_experiment()
+    cfg.revise.from_run = "runs/x"
+    with pytest.raises(config_lib.ConfigError, match="generate.revision is 'none'"):
+        revision.check_config(cfg)
+
+
+def test_adopt_source_run_takes_its_data_and_model(tmp_path):
+    source = tiny_experiment()
+    source.data.frame_length, source.model.units = 40, 12
+    config_lib.save_json(source, tmp_path / "config.json")
+    cfg = config_lib.Experiment()
+    cfg.revise.from_run = str(tmp_path)
+    revision.adopt_source_run(cfg, ["revise.epochs=1"])
+    assert (cfg.data.frame_length, cfg.model.units) == (40, 12)
+    with pytest.raises(config_lib.ConfigError, match="data and model are those of the source run"):
+        revision.adopt_source_run(cfg, ["data.frame_length=8"])
+    cfg.revise.from_run = str(tmp_path / "missing")
+    with pytest.raises(config_lib.ConfigError, match="not a run folder"):
+        revision.adopt_source_run(cfg, [])
+
+
+# --------------------------------------------------------------------------- training and repair
+
+RF, RW = 32, 8  # frames of 32 samples, windows of 8 frames in the repair test
+CLICK_PROBABILITY = 0.5
+
+
+def sinusoids(rng, count, samples):
+    """`[count, samples]` sums of two sinusoids with random periods (16-64 samples), amplitudes and phases."""
+    t = np.arange(samples)
+    out = np.zeros((count, samples), np.float32)
+    for _ in range(2):
+        freq = rng.uniform(1 / 64, 1 / 16, size=(count, 1))
+        amp = rng.uniform(0.3, 0.7, size=(count, 1))
+        phase = rng.uniform(0, 2 * np.pi, size=(count, 1))
+        out += (amp * np.sin(2 * np.pi * freq * t + phase)).astype(np.float32)
+    return out
+
+
+def seam_clicks(rng, clean):
+    """Clicks on the first sample of frames (the seams): +-U(0.5, 1) with probability CLICK_PROBABILITY."""
+    clicks = np.zeros_like(clean)
+    starts = np.arange(RF, clean.shape[1], RF)
+    hit = rng.uniform(size=(clean.shape[0], starts.size)) < CLICK_PROBABILITY
+    size = rng.uniform(0.5, 1.0, size=hit.shape) * rng.choice([-1.0, 1.0], size=hit.shape)
+    clicks[:, starts] = np.where(hit, size, 0.0)
+    return clean + clicks, clicks
+
+
+def test_trainer_logs_every_term_and_the_unrevised_loss():
+    cfg = tiny_experiment()
+    cfg.generate.revision = "bidirectional"
+    cfg.generate.revision_params = {"units": 4}
+    cfg.revise.loss_weights = {"rec/mse": 1.0, "rec/l1": 0.5}
+    trainer = ReviserTrainer(revision.build_reviser(cfg), cfg)
+    rng = np.random.default_rng(7)
+    clean = rng.normal(size=(4, 6, F)).astype(np.float32)
+    degraded = clean + 0.1
+    logs = trainer.train_step((degraded, clean))
+    assert {"loss", "rec/mse", "rec/l1", "grad_norm/reviser"} <= set(logs)
+    np.testing.assert_allclose(float(logs["loss"]), 0.01 + 0.5 * 0.1, rtol=1e-5)  # the head starts at zero
+    logs = trainer.test_step((degraded, clean))
+    np.testing.assert_allclose(float(logs["unrevised/loss"]), 0.01 + 0.5 * 0.1, rtol=1e-5)
+    assert int(trainer.step_counter.numpy()) == 1
+
+
+def test_a_briefly_trained_pass_removes_seam_clicks():
+    keras.utils.set_random_seed(0)
+    cfg = config_lib.Experiment()
+    cfg.data.frame_length, cfg.data.sample_rate = RF, 8000
+    cfg.generate.stitch = "concat"
+    cfg.generate.revision, cfg.generate.revision_params = "bidirectional", {"units": 16}
+    cfg.revise.loss_weights = {"rec/mse": 1.0}
+    cfg.revise.learning_rate = 1e-2
+    trainer = ReviserTrainer(revision.build_reviser(cfg), cfg)
+    rng = np.random.default_rng(8)
+    clean = sinusoids(rng, 2048, RW * RF)
+    degraded, _ = seam_clicks(rng, clean)
+    as_windows = lambda x: x.reshape(-1, RW, RF)
+    dataset = (tf.data.Dataset.from_tensor_slices((as_windows(degraded), as_windows(clean)))
+               .shuffle(2048, seed=0).repeat().batch(32))
+    step = tf.function(trainer.train_step)
+    for batch in dataset.take(300):
+        step(batch)
+
+    # A long signal revised as generation does: windows of 8 frames every 4, stitched end to end.
+    long_clean = sinusoids(np.random.default_rng(9), 1, 64 * RF)
+    long_degraded, clicks = seam_clicks(np.random.default_rng(10), long_clean)
+    revised = revise_frames(trainer.reviser, long_degraded.reshape(1, 64, RF), RW, RW // 2).reshape(1, -1)
+    at_clicks = clicks != 0
+    residual = np.abs(revised - long_clean)[at_clicks].mean() / np.abs(clicks[at_clicks]).mean()
+    assert residual < 0.4, f"clicks not removed: {residual:.2f} of their size remains"
+    before, after, real = (seam_ratio(x[0], RF) for x in (long_degraded, revised, long_clean))
+    assert before > real + 1.0  # the clicks read as seams
+    assert after - real < 0.3 * (before - real), f"seam ratio {before:.2f} -> {after:.2f} (clean {real:.2f})"
