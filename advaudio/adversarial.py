@@ -4,11 +4,12 @@ Every loss works on a discriminator's output (a list over sub-discriminators
 of feature-map lists whose last item is the logits, see
 `advaudio.discriminators`); each sub-discriminator's term is the mean over its
 logits, and the terms are summed over sub-discriminators (HiFi-GAN, MelGAN).
-`registry.ADVERSARIAL_LOSSES` maps a name to an `AdversarialLoss`.
+`registry.ADVERSARIAL_LOSSES` maps a name to an `AdversarialLoss`, the one
+implementation training and users call (no Keras Loss class: a discriminator's
+output is nested lists of feature maps, not one `(y_true, y_pred)` pair).
 """
 from __future__ import annotations
 
-import keras
 import tensorflow as tf
 from keras import ops
 
@@ -24,7 +25,8 @@ def _sum_of_means(fn, logits: list):
     return ops.sum(ops.stack([ops.mean(fn(x)) for x in logits]))
 
 
-# Per-element sides of each game (named functions: AutoGraph cannot convert look-alike lambdas).
+# Per-element sides of the games, applied to each sub-discriminator's logits by `AdversarialLoss`
+# (named functions: AutoGraph cannot convert look-alike lambdas).
 def _shifted_square(x):
     return ops.square(x - 1.0)
 
@@ -47,78 +49,6 @@ def _negated(x):
 
 def _identity(x):
     return x
-
-
-# -------------------------------------------------------------- least squares (LSGAN)
-
-
-def least_squares_real(logits):
-    """sum_k mean((D_k(x) - 1)^2): the real side of D's loss (Mao et al., 2017)."""
-    return _sum_of_means(_shifted_square, logits)
-
-
-def least_squares_fake(logits):
-    """sum_k mean(D_k(x)^2): the generated (or noise) side of D's loss."""
-    return _sum_of_means(ops.square, logits)
-
-
-def least_squares_generator(logits):
-    """sum_k mean((D_k(G(z)) - 1)^2): the generator pulls D's score of its output to 1."""
-    return least_squares_real(logits)
-
-
-# -------------------------------------------------------------- hinge
-
-
-def hinge_real(logits):
-    """sum_k mean(max(0, 1 - D_k(x))) (Lim & Ye, 2017; Miyato et al., 2018)."""
-    return _sum_of_means(_hinge_real, logits)
-
-
-def hinge_fake(logits):
-    """sum_k mean(max(0, 1 + D_k(x)))."""
-    return _sum_of_means(_hinge_fake, logits)
-
-
-def hinge_generator(logits):
-    """-sum_k mean(D_k(G(z)))."""
-    return _sum_of_means(_negated, logits)
-
-
-# -------------------------------------------------------------- non-saturating (original GAN)
-
-
-def non_saturating_real(logits):
-    """sum_k mean(softplus(-D_k(x))) = -log sigmoid(D(x)) (Goodfellow et al., 2014)."""
-    return _sum_of_means(_softplus_negated, logits)
-
-
-def non_saturating_fake(logits):
-    """sum_k mean(softplus(D_k(x))) = -log(1 - sigmoid(D(x)))."""
-    return _sum_of_means(ops.softplus, logits)
-
-
-def non_saturating_generator(logits):
-    """sum_k mean(softplus(-D_k(G(z)))) = -log sigmoid(D(G(z))), the non-saturating form."""
-    return non_saturating_real(logits)
-
-
-# -------------------------------------------------------------- Wasserstein
-
-
-def wasserstein_real(logits):
-    """-sum_k mean(D_k(x)): the critic raises its score of real audio (Arjovsky et al., 2017)."""
-    return _sum_of_means(_negated, logits)
-
-
-def wasserstein_fake(logits):
-    """sum_k mean(D_k(x)): and lowers its score of generated audio."""
-    return _sum_of_means(_identity, logits)
-
-
-def wasserstein_generator(logits):
-    """-sum_k mean(D_k(G(z)))."""
-    return wasserstein_real(logits)
 
 
 def gradient_penalty(discriminator, real, fake, epsilon):
@@ -186,6 +116,17 @@ def feature_matching(real_outputs, fake_outputs):
 class AdversarialLoss:
     """One adversarial game, from the per-element forms of its three sides.
 
+    The registered games, per sub-discriminator k (summed over k, each a mean over D_k's logits):
+
+        name            real side (D)           fake side (D)          generator (G)
+        least_squares   (D_k(x) - 1)^2          D_k(x)^2               (D_k(G(z)) - 1)^2    Mao et al., 2017
+        hinge           max(0, 1 - D_k(x))      max(0, 1 + D_k(x))     -D_k(G(z))           Lim & Ye, 2017
+        non_saturating  softplus(-D_k(x))       softplus(D_k(x))       softplus(-D_k(G(z))) Goodfellow et al., 2014
+        wasserstein_gp  -D_k(x)                 D_k(x)                 -D_k(G(z))           Gulrajani et al., 2017
+
+    (softplus(-l) = -log sigmoid(l); wasserstein_gp adds `gradient_penalty` to D's loss.)
+    Training calls `get(name)` and these methods; there is no other implementation.
+
     Args:
         name: the registry name.
         real_elements, fake_elements, generator_elements: element-wise
@@ -248,54 +189,3 @@ ADVERSARIAL_LOSSES.register(
 def get(name) -> AdversarialLoss:
     """The named adversarial loss (an unknown name lists the valid ones)."""
     return ADVERSARIAL_LOSSES.build(name)
-
-
-@keras.saving.register_keras_serializable(package="advaudio")
-class DiscriminatorLoss(keras.losses.Loss):
-    """A named adversarial loss as a Keras loss on one logits tensor.
-
-    `y_true` is 1 for real and 0 for generated examples `[batch, 1]`; the
-    loss is `y * real_side(logits) + (1 - y) * fake_side(logits)` per
-    example, each side the per-element form of the named loss.
-
-    Args:
-        adversarial_loss: "least_squares", "hinge", "non_saturating" or "wasserstein_gp".
-
-    Example:
-        >>> loss = DiscriminatorLoss("hinge")
-        >>> loss(ops.ones((2, 1)), ops.array([[2.0], [0.5]]))  # mean(0, 0.5) = 0.25
-    """
-
-    def __init__(self, adversarial_loss: str = "least_squares", name: str = "discriminator_loss", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.adversarial_loss = adversarial_loss
-        self._game = get(adversarial_loss)  # an unknown name fails here, listing the valid ones
-
-    def call(self, y_true, y_pred):
-        real_side, fake_side = self._game.real_elements, self._game.fake_elements
-        batch = ops.shape(y_pred)[0]
-        logits = ops.reshape(y_pred, (batch, -1))
-        label = ops.cast(ops.reshape(y_true, (batch, -1)), logits.dtype)
-        label = ops.broadcast_to(label, ops.shape(logits))
-        return ops.mean(label * real_side(logits) + (1.0 - label) * fake_side(logits), axis=1)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(adversarial_loss=self.adversarial_loss)
-        return config
-
-
-@keras.saving.register_keras_serializable(package="advaudio")
-class FeatureMatchingLoss(keras.losses.Loss):
-    """`feature_matching` on one pair of feature maps, as a Keras loss.
-
-    `y_true`: features on real audio, `y_pred`: on generated audio, any equal
-    shapes; the loss is mean |y_true - y_pred| per example.
-    """
-
-    def __init__(self, name: str = "feature_matching", **kwargs):
-        super().__init__(name=name, **kwargs)
-
-    def call(self, y_true, y_pred):
-        diff = ops.abs(ops.stop_gradient(y_true) - y_pred)
-        return ops.mean(ops.reshape(diff, (ops.shape(diff)[0], -1)), axis=1)

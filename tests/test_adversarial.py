@@ -44,18 +44,6 @@ EXPECTED = {
     ),
 }
 
-PURE = {
-    "least_squares": (adversarial.least_squares_real, adversarial.least_squares_fake, adversarial.least_squares_generator),
-    "hinge": (adversarial.hinge_real, adversarial.hinge_fake, adversarial.hinge_generator),
-    "non_saturating": (
-        adversarial.non_saturating_real,
-        adversarial.non_saturating_fake,
-        adversarial.non_saturating_generator,
-    ),
-    "wasserstein_gp": (adversarial.wasserstein_real, adversarial.wasserstein_fake, adversarial.wasserstein_generator),
-}
-
-
 def test_registry_names_every_loss():
     assert ADVERSARIAL_LOSSES.names() == sorted(EXPECTED)
 
@@ -74,12 +62,6 @@ def test_named_loss_matches_hand_computed_values(name):
     assert float(game.generator(LOGITS)) == pytest.approx(gen, rel=1e-6)
     assert float(game.discriminator(LOGITS, LOGITS)) == pytest.approx(real + fake, rel=1e-6)
     assert game.gradient_penalty == (name == "wasserstein_gp")
-
-
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_pure_functions_match_hand_computed_values(name):
-    for fn, expected in zip(PURE[name], EXPECTED[name]):
-        assert float(fn(LOGITS)) == pytest.approx(expected, rel=1e-6)
 
 
 @settings(max_examples=25, deadline=None)
@@ -151,25 +133,3 @@ def test_feature_matching_trains_only_the_generated_side():
     grad_real, grad_fake = tape.gradient(loss, [real, fake])
     assert grad_real is None
     np.testing.assert_allclose(grad_fake.numpy(), [[-0.5, -0.5]])
-
-
-def test_discriminator_loss_class_hand_value_and_round_trip():
-    loss = adversarial.DiscriminatorLoss("hinge")
-    labels = np.array([[1.0], [0.0]], "float32")
-    logits = np.array([[0.5], [0.5]], "float32")
-    # real: max(0, 1 - 0.5) = 0.5; fake: max(0, 1 + 0.5) = 1.5; mean 1.0
-    assert float(loss(labels, logits)) == pytest.approx(1.0)
-    restored = keras.losses.deserialize(keras.losses.serialize(loss))
-    assert isinstance(restored, adversarial.DiscriminatorLoss) and restored.adversarial_loss == "hinge"
-    assert float(restored(labels, logits)) == pytest.approx(1.0)
-    with pytest.raises(KeyError, match="hinge"):
-        adversarial.DiscriminatorLoss("hinj")
-
-
-def test_feature_matching_loss_class_hand_value_and_round_trip():
-    loss = adversarial.FeatureMatchingLoss()
-    real = np.array([[1.0, 2.0], [3.0, 4.0]], "float32")
-    fake = np.ones((2, 2), "float32")
-    assert float(loss(real, fake)) == pytest.approx(1.5)
-    restored = keras.losses.deserialize(keras.losses.serialize(loss))
-    assert float(restored(real, fake)) == pytest.approx(1.5)
