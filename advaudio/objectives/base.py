@@ -139,6 +139,9 @@ SAMPLING_SCHEDULES = ("constant", "linear", "inverse_sigmoid")
 SIGMOID_WIDTH = 0.1
 # Salts of the trainer's stateless random streams (added to train.seed).
 SAMPLING_SEED_SALT, FREE_RUN_SEED_SALT, SEGMENT_SEED_SALT = 0, 1, 2
+# A stream's seed is (train.seed + salt, step * SEED_STEP_STRIDE + replica): distinct per step and
+# per replica for fewer than SEED_STEP_STRIDE replicas.
+SEED_STEP_STRIDE = 1024
 
 
 def sampling_probability(step, final_probability: float, schedule: str, ramp_steps: int):
@@ -327,10 +330,11 @@ class FrameTrainer(keras.Model):
         return self.generator(inputs, training=training)
 
     def _stateless_seed(self, salt: int):
-        """A stateless-RNG seed from (train.seed + salt, step, replica)."""
+        """The `[2]` int64 stateless-RNG seed of one random stream, from (train.seed + salt, step, replica):
+        `[train.seed + salt, step * SEED_STEP_STRIDE + replica]`, step the generator updates so far."""
         base = tf.constant(self.experiment.train.seed + salt, tf.int64)
         step = tf.cast(self.step_counter, tf.int64)
-        return tf.stack([base, step * 1024 + _replica_id()])
+        return tf.stack([base, step * SEED_STEP_STRIDE + _replica_id()])
 
     def current_sampling_probability(self):
         """The scheduled-sampling probability at the current step (0 outside that regime)."""

@@ -23,8 +23,7 @@ from advaudio.registry import OBJECTIVES
 from advaudio.stitching import resolve_method, stitch, stitched_length
 
 INPUTS = ("frames", "stitched")
-NOISE_SEED_SALT = 7919  # keeps the noise stream apart from the base trainer's sampling streams
-SEED_STEP_STRIDE = 1024  # step * stride + replica: distinct per step and per replica (< 1024 replicas)
+NOISE_SEED_SALT = 7919  # keeps D's streams apart from the base trainer's (salts 0, 1, 2, ...)
 RANDOM_STREAMS = ("select", "noisy", "snr", "noise", "epsilon")  # independent streams, per D step
 
 
@@ -196,13 +195,9 @@ class GanDenoiseTrainer(FrameTrainer):
         return audio[..., None]
 
     def _seed(self, stream: str, d_step: int = 0):
-        """A stateless-RNG seed for one random stream: (train.seed, stream, D step) x (generator step, replica)."""
-        context = tf.distribute.get_replica_context()
-        replica = 0 if context is None else context.replica_id_in_sync_group
-        stream_id = NOISE_SEED_SALT + len(RANDOM_STREAMS) * d_step + RANDOM_STREAMS.index(stream)
-        base = tf.constant(self.experiment.train.seed + stream_id, tf.int64)
-        step = tf.cast(self.step_counter, tf.int64) * SEED_STEP_STRIDE + tf.cast(replica, tf.int64)
-        return tf.stack([base, step])
+        """The stateless-RNG seed of one of D's random streams at D step `d_step` (`FrameTrainer._stateless_seed`
+        with salt NOISE_SEED_SALT + len(RANDOM_STREAMS) * d_step + the stream's index)."""
+        return self._stateless_seed(NOISE_SEED_SALT + len(RANDOM_STREAMS) * d_step + RANDOM_STREAMS.index(stream))
 
     def noise_negatives(self, real, d_step: int) -> dict:
         """{"noisy": real + noise at a random SNR, "noise": loudness-matched noise}, for sources with a share.
