@@ -159,6 +159,23 @@ def test_discriminator_loss_weights_sources_by_share_hand_computed():
     }
 
 
+def test_generator_terms_training_and_validation_share_one_path_hand_computed():
+    cfg = tiny_experiment(discriminator=lambda input_length: _IdentityCritic(), discriminator_params={})
+    trainer = GanDenoiseTrainer(build_generator(cfg.model, cfg.data), cfg)
+    real, fake = 2.0 * tf.ones((3, trainer.input_length, 1)), tf.zeros((3, trainer.input_length, 1))
+    # least squares generator side: mean((0 - 1)^2) = 1; feature matching on the one feature map: mean |2 - 0| = 2.
+    on = {k: float(v) for k, v in trainer.adversarial_losses(real, fake, tf.constant(True)).items()}
+    assert on == {"adv/gen": 1.0, "adv/feat": 2.0}
+    off = {k: float(v) for k, v in trainer.adversarial_losses(real, fake, tf.constant(False)).items()}
+    assert off == {"adv/gen": 0.0, "adv/feat": 0.0}
+    inputs, targets = batch()
+    logs = trainer.test_step((inputs, targets))
+    real_examples = trainer.discriminator_examples(targets).numpy().astype(np.float64)
+    fake_examples = trainer.discriminator_examples(trainer.generator(inputs)).numpy().astype(np.float64)
+    assert float(logs["adv/gen"]) == pytest.approx(np.mean((fake_examples - 1.0) ** 2), rel=1e-5)
+    assert float(logs["adv/feat"]) == pytest.approx(np.mean(np.abs(real_examples - fake_examples)), rel=1e-5)
+
+
 def test_plain_gan_has_no_noise_sources():
     trainer = make_trainer(tiny_experiment(noisy_share=0.0, noise_share=0.0))
     logs = finite_scalars(trainer.train_step(batch()))

@@ -377,7 +377,7 @@ class GanDenoiseTrainer(FrameTrainer):
         return logs
 
 
-@OBJECTIVES.register("gan_denoise")
+@OBJECTIVES.register("gan_denoise", check=check_gan_denoise)
 def build_gan_denoise(generator, experiment, **params) -> GanDenoiseTrainer:
     """The denoising GAN; D and its training are configured in `objective.adversarial`."""
     if params:
