@@ -296,23 +296,34 @@ class GanDenoiseTrainer(FrameTrainer):
 
     # ------------------------------------------------------------------ the generator's adversarial terms
 
-    def adversarial_losses(self, real, fake, active) -> dict:
-        """{"adv/gen", "adv/feat"} (those weighted in the config) with D's current weights; 0 while D is off."""
+    def discriminator_outputs(self, real, fake):
+        """(D's output on real, on fake): one inference-mode D call on `[examples, samples, 1]` each."""
+        batch = tf.shape(fake)[0]
+        outputs = self.discriminator(tf.concat([real, fake], axis=0), training=False)
+        return _split_outputs(outputs, [batch, batch])
+
+    def generator_terms(self, real_outputs, fake_outputs) -> dict:
+        """{"adv/gen", "adv/feat"} (those weighted in the config) from D's outputs on real and fake audio.
+
+        adv/gen  = the game's generator side of D's logits on fake audio
+        adv/feat = `adversarial.feature_matching(real_outputs, fake_outputs)`
+        """
         weights = self.experiment.objective.loss_weights
-        names = [name for name in self.adversarial_terms if name in weights]
+        values = {}
+        if "adv/gen" in weights:
+            values["adv/gen"] = self.adversarial_loss.generator(adversarial.logits_of(fake_outputs))
+        if "adv/feat" in weights:
+            values["adv/feat"] = adversarial.feature_matching(real_outputs, fake_outputs)
+        return values
 
-        def on():
-            batch = tf.shape(fake)[0]
-            outputs = self.discriminator(tf.concat([real, fake], axis=0), training=False)
-            real_out, fake_out = _split_outputs(outputs, [batch, batch])
-            values = {}
-            if "adv/gen" in names:
-                values["adv/gen"] = self.adversarial_loss.generator(adversarial.logits_of(fake_out))
-            if "adv/feat" in names:
-                values["adv/feat"] = adversarial.feature_matching(real_out, fake_out)
-            return values
-
-        return tf.cond(active, on, lambda: {name: tf.zeros(()) for name in names})
+    def adversarial_losses(self, real, fake, active) -> dict:
+        """`generator_terms` with D's current weights while `active`; 0 while D is off."""
+        names = [name for name in self.adversarial_terms if name in self.experiment.objective.loss_weights]
+        return tf.cond(
+            active,
+            lambda: self.generator_terms(*self.discriminator_outputs(real, fake)),
+            lambda: {name: tf.zeros(()) for name in names},
+        )
 
     def counts_for_best(self) -> bool:
         """True once D has taken a step: the warm-up generator is not the GAN's."""
@@ -362,22 +373,16 @@ class GanDenoiseTrainer(FrameTrainer):
         preds = self.generator(inputs, training=False)
         values = self.reconstruction_losses(LossContext(preds, targets, self.experiment))
         logs = {"loss": self.weighted_total(values) if values else tf.zeros(()), **values}
-        real = self.discriminator_examples(targets)
-        fake = self.discriminator_examples(preds)
-        batch = tf.shape(real)[0]
-        outputs = self.discriminator(tf.concat([real, fake], axis=0), training=False)
-        real_out, fake_out = _split_outputs(outputs, [batch, batch])
-        weights = self.experiment.objective.loss_weights
-        if "adv/gen" in weights:
-            logs["adv/gen"] = self.adversarial_loss.generator(adversarial.logits_of(fake_out))
-        if "adv/feat" in weights:
-            logs["adv/feat"] = adversarial.feature_matching(real_out, fake_out)
+        real_out, fake_out = self.discriminator_outputs(
+            self.discriminator_examples(targets), self.discriminator_examples(preds)
+        )
+        logs.update(self.generator_terms(real_out, fake_out))
         logs["d/acc_real"] = tf.reduce_mean(tf.cast(self._example_probability(real_out) > 0.5, tf.float32))
         logs["d/acc_fake"] = tf.reduce_mean(tf.cast(self._example_probability(fake_out) < 0.5, tf.float32))
         return logs
 
 
-@OBJECTIVES.register("gan_denoise", check=check_gan_denoise)
+@OBJECTIVES.register("gan_denoise")
 def build_gan_denoise(generator, experiment, **params) -> GanDenoiseTrainer:
     """The denoising GAN; D and its training are configured in `objective.adversarial`."""
     if params:
