@@ -533,10 +533,7 @@ def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, subtype: 
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise ValueError(f"audio files must end in .wav or .flac, got {path.name!r}")
-    if subtype not in SUBTYPES:
-        raise ValueError(f"generate.subtype must be one of {tuple(SUBTYPES)}, got {subtype!r}")
-    if fmt == "flac" and subtype == "FLOAT":
-        raise ValueError("FLAC cannot hold float samples; use subtype PCM_16 or PCM_24")
+    check_output_options(fmt, subtype, loudness)
     audio = normalize_loudness(np.asarray(audio, dtype=np.float32).reshape(-1), loudness)
     if subtype == "FLOAT":
         if not np.all(np.isfinite(audio)):
@@ -587,16 +584,21 @@ def _seed_signal(seed_from: str, experiment, run_dir: Path, seed_signal: dict | 
     return load_seed_file(path, experiment.data.sample_rate, stats)
 
 
-def _check_output_options(gen) -> None:
-    """Fails before generating if the files could not be written as configured."""
-    if gen.format not in FORMATS:
-        raise ValueError(f"generate.format must be one of {FORMATS}, got {gen.format!r}")
-    if gen.subtype not in SUBTYPES:
-        raise ValueError(f"generate.subtype must be one of {tuple(SUBTYPES)}, got {gen.subtype!r}")
-    if gen.format == "flac" and gen.subtype == "FLOAT":
-        raise ValueError("FLAC cannot hold float samples; use generate.subtype PCM_16 or PCM_24, or format wav")
-    if gen.loudness not in LOUDNESS:
-        raise ValueError(f"generate.loudness must be one of {LOUDNESS}, got {gen.loudness!r}")
+def check_output_options(fmt: str, subtype: str, loudness: str) -> None:
+    """Fails before generating if files could not be written as configured (the one copy of these
+    checks: `write_audio`, `generate_for_run` and `config.validate` call it).
+
+    Raises:
+        ValueError: naming the generate.* key, the value and the valid choices.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"generate.format={fmt!r} is not one of {FORMATS}")
+    if subtype not in SUBTYPES:
+        raise ValueError(f"generate.subtype={subtype!r} is not one of {tuple(SUBTYPES)}")
+    if fmt == "flac" and subtype == "FLOAT":
+        raise ValueError("generate.subtype='FLOAT' cannot be written as FLAC; use subtype PCM_16 or PCM_24, or format wav")
+    if loudness not in LOUDNESS:
+        raise ValueError(f"generate.loudness={loudness!r} is not one of {LOUDNESS}")
 
 
 def generate_for_run(run_dir, experiment, generator, seed_signal: dict[str, np.ndarray] | None = None,
@@ -638,7 +640,7 @@ def generate_for_run(run_dir, experiment, generator, seed_signal: dict[str, np.n
     if num_samples < 1 or count < 1:
         raise ValueError(f"need seconds > 0 and count >= 1, got seconds={seconds}, count={count}")
 
-    _check_output_options(gen)
+    check_output_options(gen.format, gen.subtype, gen.loudness)
     signal = _seed_signal(seed_from, experiment, run_dir, seed_signal, stats)
     span = seed_span(gen.seed_frames, data.frame_length, hop)
     positions = choose_seed_positions(len(signal), count, span, gen.sample_seed)

@@ -10,6 +10,11 @@ import tensorflow as tf
 
 from advaudio.registry import STITCHERS
 
+WINDOWS = ("hann", "rectangular")  # synthesis windows (generate.window)
+# The crossfade when generate.crossfade_length is None, capped at what the frames allow
+# (`max_crossfade_length`): 256 samples = 16 ms at 16 kHz.
+DEFAULT_CROSSFADE_LENGTH = 256
+
 
 def synthesis_window(name: str, frame_length: int) -> np.ndarray:
     """A strictly positive synthesis window `[frame_length]` (float32).
@@ -23,10 +28,41 @@ def synthesis_window(name: str, frame_length: int) -> np.ndarray:
     if name == "hann":
         n = np.arange(frame_length) + 0.5
         return (np.sin(np.pi * n / frame_length) ** 2).astype(np.float32)
-    raise ValueError(f"generate.window must be 'hann' or 'rectangular', got {name!r}")
+    raise ValueError(f"generate.window must be one of {WINDOWS}, got {name!r}")
 
 
-def stitched_length(method: str, num_frames: int, frame_length: int, frame_hop: int, crossfade_length: int = 0) -> int:
+def max_crossfade_length(frame_length: int, frame_hop: int) -> int:
+    """The longest crossfade the frames allow: min(overlap, hop) samples when frames overlap
+    (pieces stay `frame_hop` apart), else half a frame (each frame fades at both ends)."""
+    if 0 < frame_hop < frame_length:
+        return min(frame_length - frame_hop, frame_hop)
+    return frame_length // 2
+
+
+def crossfade_samples(crossfade_length: int | None, frame_length: int, frame_hop: int) -> int:
+    """The crossfade in samples: `crossfade_length`, checked, or (None) the default that fits the frames.
+
+    None gives min(DEFAULT_CROSSFADE_LENGTH, max_crossfade_length(...)), so
+    small frames get a shorter fade instead of an error.
+
+    Raises:
+        ValueError: an explicit length outside 0..max_crossfade_length.
+    """
+    limit = max_crossfade_length(frame_length, frame_hop)
+    if crossfade_length is None:
+        return min(DEFAULT_CROSSFADE_LENGTH, limit)
+    if not 0 <= crossfade_length <= limit:
+        overlap = "overlap" if 0 < frame_hop < frame_length else "do not overlap"
+        raise ValueError(
+            f"generate.crossfade_length={crossfade_length} must be between 0 and {limit} for frames of "
+            f"{frame_length} every {frame_hop} samples (they {overlap}); lower it, or set it to None to "
+            "derive it from the frame"
+        )
+    return int(crossfade_length)
+
+
+def stitched_length(method: str, num_frames: int, frame_length: int, frame_hop: int,
+                    crossfade_length: int | None = 0) -> int:
     """Samples produced by `stitch` for `num_frames` frames ("auto" resolved as in `stitch`)."""
     method = resolve_method(method, frame_length, frame_hop)
     if method == "concat":
@@ -34,12 +70,14 @@ def stitched_length(method: str, num_frames: int, frame_length: int, frame_hop: 
     if method == "overlap_add":
         return (num_frames - 1) * frame_hop + frame_length
     if method == "crossfade":
+        crossfade_length = crossfade_samples(crossfade_length, frame_length, frame_hop)
         piece = _crossfade_piece(frame_length, frame_hop, crossfade_length)
         return num_frames * piece - (num_frames - 1) * crossfade_length
     raise KeyError(method)
 
 
-def frames_needed(method: str, num_samples: int, frame_length: int, frame_hop: int, crossfade_length: int = 0) -> int:
+def frames_needed(method: str, num_samples: int, frame_length: int, frame_hop: int,
+                  crossfade_length: int | None = 0) -> int:
     """The fewest frames whose stitched length is at least `num_samples` (at least 1)."""
     method = resolve_method(method, frame_length, frame_hop)
     if method == "concat":
@@ -47,6 +85,7 @@ def frames_needed(method: str, num_samples: int, frame_length: int, frame_hop: i
     elif method == "overlap_add":
         advance, fixed = frame_hop, frame_length - frame_hop
     elif method == "crossfade":
+        crossfade_length = crossfade_samples(crossfade_length, frame_length, frame_hop)
         piece = _crossfade_piece(frame_length, frame_hop, crossfade_length)
         advance, fixed = piece - crossfade_length, crossfade_length
     else:
@@ -65,16 +104,11 @@ def _crossfade_piece(frame_length: int, frame_hop: int, crossfade_length: int) -
     Whole frames lose `crossfade_length` samples at each boundary (there is
     no extra predicted audio to fade over), so the audio plays faster and
     higher by frame_length / (frame_length - crossfade_length).
+    `crossfade_length` is checked by `crossfade_samples`.
     """
     if frame_hop >= frame_length:
         return frame_length
-    limit = min(frame_length - frame_hop, frame_hop)
-    if crossfade_length > limit:
-        raise ValueError(
-            f"generate.crossfade_length must be at most min(frame_length - frame_hop, frame_hop) = {limit} "
-            f"when frames overlap, got {crossfade_length}"
-        )
-    return frame_hop + crossfade_length
+    return frame_hop + crossfade_samples(crossfade_length, frame_length, frame_hop)
 
 
 @STITCHERS.register("concat")
@@ -117,14 +151,15 @@ def overlap_add(frames, frame_hop: int, window: str = "hann", **_):
 
 
 @STITCHERS.register("crossfade")
-def crossfade(frames, frame_hop: int = 0, crossfade_length: int = 256, **_):
+def crossfade(frames, frame_hop: int = 0, crossfade_length: int | None = None, **_):
     """Equal-power crossfade of `crossfade_length` samples at each frame boundary.
 
     The last L samples of piece k fade out as cos(pi/2 * u) while the first L
     samples of piece k+1 fade in as sin(pi/2 * u), u in (0, 1): cos^2 + sin^2 = 1
     keeps the power of uncorrelated frames constant. A piece is the whole frame
     when frames do not overlap (`frame_hop >= frame_length`, or 0), else its
-    first `frame_hop + L` samples (see `_crossfade_piece`).
+    first `frame_hop + L` samples (see `_crossfade_piece`). L = None: the
+    default that fits the frames (`crossfade_samples`).
 
     Args:
         frames: `[batch, num_frames, frame_length]`.
@@ -132,12 +167,8 @@ def crossfade(frames, frame_hop: int = 0, crossfade_length: int = 256, **_):
         `[batch, num_frames * piece - (num_frames - 1) * crossfade_length]`.
     """
     frame_length = frames.shape[-1]
-    length = int(crossfade_length)
-    if not 0 <= length <= frame_length // 2:
-        raise ValueError(
-            f"generate.crossfade_length must be between 0 and frame_length // 2 = {frame_length // 2}, got {length}"
-        )
     hop = frame_hop if 0 < frame_hop < frame_length else frame_length
+    length = crossfade_samples(crossfade_length, frame_length, hop)
     piece = _crossfade_piece(frame_length, hop, length)
     frames = frames[..., :piece]
     if length == 0:
