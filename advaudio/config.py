@@ -9,8 +9,11 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
+import functools
+import importlib
 import importlib.util
 import json
+import math
 import sys
 import types
 import typing
@@ -132,7 +135,7 @@ class Generate:
     seconds: float = 30.0
     count: int = 2  # sequences written at the end of a run
     stitch: str = "auto"  # auto, concat, overlap_add, crossfade
-    crossfade_length: int = 256
+    crossfade_length: int | None = None  # None: 256 samples, or less where the frames allow less
     window: str = "hann"
     seed_frames: int = 10
     seed_from: str = "valid"  # valid, test, or an audio file
@@ -219,9 +222,24 @@ def _all_keys(obj: Any, prefix: str = "") -> list[str]:
     return keys
 
 
+@functools.lru_cache(maxsize=None)
+def _type_hints(cls: type) -> dict:
+    return typing.get_type_hints(cls)
+
+
 def _field_type(owner: Any, name: str) -> Any:
-    hints = typing.get_type_hints(type(owner))
-    return hints[name]
+    return _type_hints(type(owner))[name]
+
+
+def _describe(expected: Any) -> str:
+    """What a field takes, in words ("True or False", "an integer or None")."""
+    words = {bool: "True or False", int: "an integer", float: "a number", str: "a string", dict: "a dict",
+             type(None): "None", Any: "any value"}
+    if typing.get_origin(expected) in (typing.Union, types.UnionType):
+        return " or ".join(_describe(option) for option in typing.get_args(expected))
+    if typing.get_origin(expected) is tuple:
+        return f"a tuple of {len(typing.get_args(expected))} values"
+    return words.get(expected, getattr(expected, "__name__", str(expected)))
 
 
 def _check_type(value: Any, expected: Any, key: str) -> Any:
@@ -236,7 +254,7 @@ def _check_type(value: Any, expected: Any, key: str) -> Any:
                 return _check_type(value, option, key)
             except ConfigError as err:
                 errors.append(str(err))
-        raise ConfigError(f"{key}: {value!r} is not a {expected}")
+        raise ConfigError(f"{key}: {value!r} is not {_describe(expected)}")
     if expected is type(None):
         if value is None:
             return None
@@ -308,7 +326,7 @@ def apply_override(cfg: Experiment, assignment: str) -> None:
         value = ast.literal_eval(raw)
     except (ValueError, SyntaxError):
         if not _accepts_str(expected):
-            raise ConfigError(f"{key}: {raw!r} is not a Python literal (expected {expected})") from None
+            raise ConfigError(f"{key}: {raw!r} is not a Python literal (expected {_describe(expected)})") from None
         value = raw
     if expected is str and not isinstance(value, str):
         value = raw  # a field that only takes strings: --set data.source=123 is the folder "123"
@@ -390,7 +408,8 @@ def smoke(cfg: Experiment) -> Experiment:
     cfg.generate.seconds = min(cfg.generate.seconds, 0.5)
     cfg.generate.seed_frames = min(cfg.generate.seed_frames, 2)
     cfg.generate.count = 1
-    cfg.generate.crossfade_length = min(cfg.generate.crossfade_length, cfg.data.frame_length // 4)
+    if cfg.generate.crossfade_length is not None:  # None: derived from the shrunken frame
+        cfg.generate.crossfade_length = min(cfg.generate.crossfade_length, cfg.data.frame_length // 4)
     return cfg
 
 
@@ -404,33 +423,232 @@ def example_span(data: Data) -> int:
     return (data.sequence_length) * frame_hop(data) + data.frame_length
 
 
-def validate(cfg: Experiment) -> Experiment:
-    """Cross-field checks that must fail before any data is read or training starts."""
-    data, gen = cfg.data, cfg.generate
+# --------------------------------------------------------------------------- validation
+#
+# `validate` is the one entry point: `python -m advaudio.run` calls it before any data is read and before a
+# run folder exists. It checks every field's type, each section's ranges and choices, and looks every name
+# up in its registry; the chosen objective adds its own checks (the `check` registered with its factory in
+# registry.OBJECTIVES) and feature modules theirs (registry.CONFIG_CHECKS). Each problem is one line naming
+# the key, the value and the valid choices or the nearest one. Options that are not in use are not checked
+# (a crossfade length when nothing crossfades, the GAN's section under another objective).
+#
+# The registry look-ups import the modules that register the built-in entries, and those import
+# TensorFlow: the built-in objectives, loss terms and discriminators are registered next to the Keras code
+# they build, and a second, TensorFlow-free list of their names would drift. `run` imports TensorFlow right
+# after anyway, so a valid config pays nothing extra; a bad one is reported after ~4 s of imports instead
+# of after reading the data.
+
+SEED_KEYS = ("data.split_seed", "data.default_seed", "train.seed", "generate.sample_seed")
+SEED_FROM_SPLITS = ("valid", "test")
+
+
+def _leaf_fields(obj: Any, prefix: str = ""):
+    """(owner, field name, key) for every non-section field."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from _leaf_fields(value, f"{prefix}{f.name}.")
+        else:
+            yield obj, f.name, f"{prefix}{f.name}"
+
+
+def _get(cfg: Experiment, key: str) -> Any:
+    value = cfg
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _type_problems(cfg: Experiment) -> list[str]:
+    """Every field against its annotation (experiment files are not parsed by `--set`)."""
     problems = []
-    for key in ("sample_rate", "frame_length", "sequence_length", "window_shift", "batch_size"):
-        if getattr(data, key) < 1:
-            problems.append(f"data.{key} must be >= 1, got {getattr(data, key)}")
-    if data.frame_hop is not None and not 1 <= data.frame_hop <= data.frame_length:
-        problems.append(f"data.frame_hop must be between 1 and data.frame_length={data.frame_length}, got {data.frame_hop}")
-    if len(data.split) != 3 or min(data.split) < 0 or abs(sum(data.split) - 1.0) > 1e-6:
-        problems.append(f"data.split must be three non-negative shares summing to 1, got {data.split}")
-    if data.normalization not in ("standard", "minmax"):
-        problems.append(f"data.normalization must be 'standard' or 'minmax', got {data.normalization!r}")
-    if data.on_bad_file not in ("fail", "skip"):
-        problems.append(f"data.on_bad_file must be 'fail' or 'skip', got {data.on_bad_file!r}")
-    hop = frame_hop(data)
-    # Overlapping frames leave min(overlap, hop) samples to fade over; whole frames at most half of one.
-    longest_fade = min(data.frame_length - hop, hop) if hop < data.frame_length else data.frame_length // 2
-    if not 0 <= gen.crossfade_length <= longest_fade:
+    for owner, name, key in _leaf_fields(cfg):
+        try:
+            setattr(owner, name, _check_type(getattr(owner, name), _field_type(owner, name), key))
+        except ConfigError as err:
+            problems.append(str(err))
+    return problems
+
+
+def _choice(key: str, value: Any, choices) -> str | None:
+    """A problem line when `value` is not one of `choices`, with the nearest one."""
+    choices = [str(c) for c in choices]
+    if value in choices:
+        return None
+    near = difflib.get_close_matches(str(value), choices, n=1)
+    hint = f" Did you mean {near[0]!r}?" if near else ""
+    return f"{key}={value!r} is not one of {', '.join(choices)}.{hint}"
+
+
+def _at_least(cfg: Experiment, keys, low, *, allow_none: bool = False, strict: bool = False) -> list[str]:
+    problems = []
+    for key in keys:
+        value = _get(cfg, key)
+        if value is None and allow_none:
+            continue
+        if value is None or (value <= low if strict else value < low) or value != value:
+            bound = f"> {low}" if strict else f">= {low}"
+            problems.append(f"{key}={value!r} must be {bound}" + (" (or None)" if allow_none else ""))
+    return problems
+
+
+def _data_problems(cfg: Experiment) -> list[str]:
+    from advaudio.data.errors import DataError
+    from advaudio.data.sources import BAD_FILE_POLICIES, source_kind
+    from advaudio.data.stats import KINDS
+
+    data = cfg.data
+    problems = _at_least(cfg, [f"data.{k}" for k in ("sample_rate", "frame_length", "sequence_length",
+                                                     "window_shift", "batch_size")], 1)
+    problems += _at_least(cfg, ["data.default_minutes"], 0, strict=True)
+    if data.frame_hop is not None and not 1 <= data.frame_hop <= max(data.frame_length, 1):
         problems.append(
-            f"generate.crossfade_length={gen.crossfade_length} must be between 0 and {longest_fade} for frames of "
-            f"{data.frame_length} every {hop} samples; lower it with --set generate.crossfade_length=..."
+            f"data.frame_hop={data.frame_hop} must be between 1 and data.frame_length={data.frame_length} (or None)"
         )
-    if gen.seed_frames < 1 or gen.seconds <= 0 or gen.count < 1:
-        problems.append("generate.seed_frames and generate.count must be >= 1 and generate.seconds > 0")
-    if cfg.train.epochs < 1:
-        problems.append(f"train.epochs must be >= 1, got {cfg.train.epochs}")
+    if len(data.split) != 3 or min(data.split) < 0 or abs(sum(data.split) - 1.0) > 1e-6:
+        problems.append(f"data.split={data.split} must be three non-negative shares summing to 1")
+    problems += [p for p in (_choice("data.normalization", data.normalization, KINDS),
+                             _choice("data.on_bad_file", data.on_bad_file, BAD_FILE_POLICIES)) if p]
+    try:
+        kind = source_kind(data.source)
+    except DataError as err:
+        return problems + [str(err)]
+    if kind == "tfds":  # the tfds_* keys are used only here
+        if data.tfds_data_dir is not None and not Path(data.tfds_data_dir).is_dir():
+            problems.append(f"data.tfds_data_dir={data.tfds_data_dir!r} is not a folder (TFDS datasets are read "
+                            "from it, never downloaded)")
+        for key in ("tfds_split", "tfds_audio_key"):
+            if not getattr(data, key):
+                problems.append(f"data.{key}={getattr(data, key)!r} must name a TFDS split / feature")
+    if kind == "default" and data.cache_dir is not None and Path(data.cache_dir).exists() \
+            and not Path(data.cache_dir).is_dir():
+        problems.append(f"data.cache_dir={data.cache_dir!r} is a file; give a folder (or None: ~/.cache/advaudio)")
+    return problems
+
+
+def _model_problems(cfg: Experiment) -> list[str]:
+    from advaudio.models import CELLS
+
+    problems = [p for p in (_choice("model.cell", cfg.model.cell, sorted(CELLS)),) if p]
+    problems += _at_least(cfg, ["model.layers", "model.units"], 1)
+    if hasattr(cfg.model, "noise_dim"):
+        problems += _at_least(cfg, ["model.noise_dim"], 0)
+    if not math.isfinite(cfg.model.gate_bias):
+        problems.append(f"model.gate_bias={cfg.model.gate_bias!r} must be a finite number")
+    return problems
+
+
+def _train_problems(cfg: Experiment) -> list[str]:
+    from advaudio.registry import STRATEGIES
+
+    train = cfg.train
+    problems = _at_least(cfg, ["train.epochs", "train.keep_checkpoints"], 1)
+    problems += _at_least(cfg, ["train.steps_per_epoch", "train.validation_steps"], 1, allow_none=True)
+    problems += _at_least(cfg, ["train.learning_rate"], 0, strict=True)
+    problems += _at_least(cfg, ["train.clipnorm"], 0, strict=True, allow_none=True)
+    for key in ("train.beta_1", "train.beta_2"):
+        if not 0.0 <= _get(cfg, key) < 1.0:
+            problems.append(f"{key}={_get(cfg, key)!r} must be in [0, 1)")
+    if train.distribute not in STRATEGIES:
+        problems.append(f"train.distribute={train.distribute!r}: {STRATEGIES.unknown_message(train.distribute)}")
+    elif train.distribute == "mirrored":
+        problems += _at_least(cfg, ["train.cpu_replicas"], 1)
+    return problems
+
+
+def _generate_problems(cfg: Experiment) -> list[str]:
+    from advaudio.generation import FEEDBACKS, check_output_options
+    from advaudio.registry import STITCHERS
+    from advaudio.stitching import WINDOWS, crossfade_samples, resolve_method
+
+    data, gen = cfg.data, cfg.generate
+    problems = _at_least(cfg, ["generate.seconds"], 0, strict=True)
+    problems += _at_least(cfg, ["generate.count", "generate.seed_frames"], 1)
+    problems += _at_least(cfg, ["generate.dither"], 0)
+    problems += [p for p in (_choice("generate.window", gen.window, WINDOWS),
+                             _choice("generate.feedback", gen.feedback, FEEDBACKS)) if p]
+    if gen.stitch != "auto" and gen.stitch not in STITCHERS:
+        problems.append(f"generate.stitch={gen.stitch!r}: {STITCHERS.unknown_message(gen.stitch)} (or 'auto')")
+    elif data.frame_length >= 1 and (data.frame_hop is None or 1 <= data.frame_hop <= data.frame_length):
+        hop = frame_hop(data)
+        if resolve_method(gen.stitch, data.frame_length, hop) == "crossfade":  # checked only where it is used
+            try:
+                crossfade_samples(gen.crossfade_length, data.frame_length, hop)
+            except ValueError as err:
+                problems.append(str(err))
+    try:
+        check_output_options(gen.format, gen.subtype, gen.loudness)
+    except ValueError as err:
+        problems.append(str(err))
+    if gen.seed_from not in SEED_FROM_SPLITS and not Path(gen.seed_from).is_file():
+        why = " (generation never seeds from the training split)" if gen.seed_from == "train" else ""
+        problems.append(f"generate.seed_from={gen.seed_from!r} must be valid, test or an existing audio file{why}")
+    return problems
+
+
+def _problem_lines(err: Exception, prefix: str = "") -> list[str]:
+    message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+    return [prefix + line for line in str(message).splitlines() if line.strip()]
+
+
+# Sections owned by a feature module are checked by that module: (module, function(experiment) -> list of
+# problem lines, or raising ValueError). `validate` runs them, then the checks users add to CONFIG_CHECKS.
+FEATURE_CHECKS = (("advaudio.revision", "check_config"),)
+
+
+def _registry_problems(cfg: Experiment) -> list[str]:
+    from advaudio.registry import CONFIG_CHECKS, OBJECTIVES
+
+    problems = []
+    name = cfg.objective.name
+    try:
+        check = OBJECTIVES.check_of(name)
+    except KeyError as err:
+        problems += _problem_lines(err, f"objective.name={name!r}: ")
+    else:
+        if check is not None:
+            try:
+                check(cfg)
+            except (ValueError, KeyError, TypeError) as err:
+                problems += _problem_lines(err)
+    checks = [getattr(importlib.import_module(module), name) for module, name in FEATURE_CHECKS]
+    for check in checks + [CONFIG_CHECKS.get(name) for name in CONFIG_CHECKS]:
+        try:
+            problems += list(check(cfg) or [])  # a list of problem lines, or raises
+        except (ValueError, KeyError, TypeError) as err:
+            problems += _problem_lines(err)
+    return problems
+
+
+def _revise_problems(cfg: Experiment) -> list[str]:
+    """The checkpoint of `revise.from_run` exists (the rest of the section: advaudio.revision.check_config)."""
+    revise = cfg.revise
+    if revise.from_run is None or not Path(revise.from_run).is_dir():
+        return []  # no source run, or one that advaudio.revision reports as missing
+    from advaudio.checkpoints import checkpoint_entry
+
+    try:
+        checkpoint_entry(revise.from_run, revise.checkpoint)
+    except (ValueError, FileNotFoundError) as err:
+        return [f"revise.checkpoint={revise.checkpoint!r}: {err}"]
+    return []
+
+
+def validate(cfg: Experiment) -> Experiment:
+    """Checks the whole config before any data is read or anything is written.
+
+    Raises:
+        ConfigError: one line per problem, each naming the key, the value and
+            the valid choices or the nearest one.
+    """
+    problems = _type_problems(cfg)
+    if not problems:  # ranges and look-ups assume the types
+        if not cfg.name or cfg.name in (".", "..") or "/" in cfg.name or "\\" in cfg.name:
+            problems.append(f"name={cfg.name!r} must be a non-empty folder name without '/' (it names the runs' folder)")
+        problems += _at_least(cfg, SEED_KEYS, 0)
+        for section in (_data_problems, _model_problems, _train_problems, _generate_problems, _revise_problems,
+                        _registry_problems):
+            problems += section(cfg)
     if problems:
-        raise ConfigError("; ".join(problems))
+        raise ConfigError("\n".join(dict.fromkeys(problems)))  # once each, in order
     return cfg

@@ -10,7 +10,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from advaudio.registry import DISCRIMINATORS
+from advaudio.registry import DISCRIMINATORS, accepted_params
 
 NORMS = ("none", "weight", "spectral")
 _EPSILON = 1e-12  # keeps the l2 normalisations finite for an all-zero vector
@@ -682,25 +682,32 @@ class SpectrogramDiscriminator(keras.Model):
 # --------------------------------------------------------------------------- registry
 
 
-@DISCRIMINATORS.register("frame_mlp")
+@DISCRIMINATORS.register("frame_mlp", check=accepted_params(FrameMLPDiscriminator))
 def build_frame_mlp(input_length: int, **params) -> FrameMLPDiscriminator:
     """`FrameMLPDiscriminator(input_length, **params)`."""
     return FrameMLPDiscriminator(input_length=input_length, name="frame_mlp", **params)
 
 
-@DISCRIMINATORS.register("waveform")
+@DISCRIMINATORS.register("waveform", check=accepted_params(WaveformDiscriminator, ScaleDiscriminator))
 def build_waveform(input_length: int, **params) -> WaveformDiscriminator:
     """`WaveformDiscriminator(**params)` (MelGAN multi-scale)."""
     return WaveformDiscriminator(input_length=input_length, name="waveform", **params)
 
 
-@DISCRIMINATORS.register("multi_period")
+@DISCRIMINATORS.register(
+    "multi_period",
+    check=accepted_params(MultiPeriodDiscriminator, PeriodDiscriminator, skip=("self", "input_length", "period")),
+)
 def build_multi_period(input_length: int, **params) -> MultiPeriodDiscriminator:
     """`MultiPeriodDiscriminator(**params)` (HiFi-GAN)."""
     return MultiPeriodDiscriminator(input_length=input_length, name="multi_period", **params)
 
 
-@DISCRIMINATORS.register("spectrogram")
+@DISCRIMINATORS.register(
+    "spectrogram",  # each resolution's fft_size, hop_length, win_length come from `resolutions`
+    check=accepted_params(SpectrogramDiscriminator, ResolutionDiscriminator,
+                          skip=("self", "input_length", "fft_size", "hop_length", "win_length")),
+)
 def build_spectrogram(input_length: int, **params) -> SpectrogramDiscriminator:
     """`SpectrogramDiscriminator(**params)` (multi-resolution STFT)."""
     return SpectrogramDiscriminator(input_length=input_length, name="spectrogram", **params)

@@ -34,7 +34,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def resolve_config(args):
-    """The experiment config, the experiment source text, and the overrides applied."""
+    """The experiment config, the experiment source text, and the overrides applied, validated
+    (`config.validate`) before any data is read or anything is written.
+
+    Raises:
+        ConfigError: one line per problem.
+    """
     from advaudio import config as config_lib
 
     if args.resume:
@@ -51,7 +56,13 @@ def resolve_config(args):
         if state["smoke"]:
             config_lib.smoke(cfg)
         overrides = state["overrides"] + args.overrides
-        return config_lib.validate(config_lib.apply_overrides(cfg, overrides)), source, overrides, state["smoke"]
+        try:
+            return config_lib.validate(config_lib.apply_overrides(cfg, overrides)), source, overrides, state["smoke"]
+        except config_lib.ConfigError as err:
+            raise config_lib.ConfigError(
+                f"{run_dir} cannot be resumed: its experiment (experiment.py with the overrides in "
+                f"{OVERRIDES_FILE}{' and --set' if args.overrides else ''}) no longer validates:\n{err}"
+            ) from None
     cfg, source = config_lib.load_experiment(args.experiment)
     if args.smoke:
         config_lib.smoke(cfg)
@@ -97,8 +108,9 @@ def main(argv=None) -> int:
 
     try:
         cfg, source, overrides, smoke = resolve_config(args)
-    except (config_lib.ConfigError, KeyError, TypeError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except config_lib.ConfigError as err:
+        for line in str(err).splitlines():
+            print(f"error: {line}", file=sys.stderr)
         return 2
 
     import keras

@@ -121,17 +121,18 @@ def test_every_key_is_documented_in_public_contract():
     assert contract <= keys
 
 
-@pytest.mark.parametrize("assignment, message", [
-    ("data.frame_hop=1500", "data.frame_hop must be between 1 and data.frame_length=1000"),
-    ("data.split=(0.5, 0.3, 0.3)", "summing to 1"),
-    ("generate.crossfade_length=600", "between 0 and 500 for frames of 1000 every 1000 samples"),
-    ("data.normalization='zscore'", "'standard' or 'minmax'"),
+@pytest.mark.parametrize("assignments, message", [
+    (["data.frame_hop=1500"], "data.frame_hop=1500 must be between 1 and data.frame_length=1000"),
+    (["data.split=(0.5, 0.3, 0.3)"], "summing to 1"),
+    (["generate.stitch=crossfade", "generate.crossfade_length=600"],
+     "generate.crossfade_length=600 must be between 0 and 500 for frames of 1000 every 1000 samples"),
+    (["data.normalization='zscore'"], "data.normalization='zscore' is not one of standard, minmax"),
 ])
-def test_validate_catches_cross_field_mistakes(assignment, message):
+def test_validate_catches_cross_field_mistakes(assignments, message):
     cfg = C.Experiment()
     cfg.data.frame_length = 1000
     C.validate(cfg)
-    C.apply_override(cfg, assignment)
+    C.apply_overrides(cfg, assignments)
     with pytest.raises(C.ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         C.validate(cfg)
 
@@ -139,7 +140,23 @@ def test_validate_catches_cross_field_mistakes(assignment, message):
 def test_crossfade_limit_follows_the_frame_overlap():
     cfg = C.Experiment()
     cfg.data.frame_length, cfg.data.frame_hop, cfg.generate.crossfade_length = 1000, 800, 200
+    cfg.generate.stitch = "crossfade"
     C.validate(cfg)
     cfg.generate.crossfade_length = 201  # only 200 samples overlap
     with pytest.raises(C.ConfigError, match="between 0 and 200"):
         C.validate(cfg)
+
+
+def test_validate_checks_types_set_by_experiment_files():
+    cfg = C.Experiment()
+    cfg.train.epochs = "3"  # an experiment file is not parsed by --set
+    with pytest.raises(C.ConfigError, match="train.epochs: expected an integer"):
+        C.validate(cfg)
+    cfg = C.Experiment()
+    cfg.train.learning_rate = 1  # lossless conversions are made
+    assert C.validate(cfg).train.learning_rate == 1.0 and isinstance(cfg.train.learning_rate, float)
+
+
+def test_bad_bool_literal_names_the_choices(cfg):
+    with pytest.raises(C.ConfigError, match="expected True or False"):
+        C.apply_override(cfg, "train.jit_compile=yes")

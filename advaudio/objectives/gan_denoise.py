@@ -19,6 +19,7 @@ from advaudio.objectives.base import (
     regime_segment_frames,
     replicas_in_sync,
 )
+from advaudio.objectives.checks import check_gan_denoise
 from advaudio.registry import OBJECTIVES
 from advaudio.stitching import resolve_method, stitch, stitched_length
 
@@ -377,7 +378,7 @@ class GanDenoiseTrainer(FrameTrainer):
         return logs
 
 
-@OBJECTIVES.register("gan_denoise")
+@OBJECTIVES.register("gan_denoise", check=check_gan_denoise)
 def build_gan_denoise(generator, experiment, **params) -> GanDenoiseTrainer:
     """The denoising GAN; D and its training are configured in `objective.adversarial`."""
     if params:

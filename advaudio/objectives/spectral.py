@@ -11,6 +11,7 @@ from __future__ import annotations
 from advaudio import config as config_lib
 from advaudio.losses import check_resolutions, stft_options, stft_resolutions, stft_segment_frames
 from advaudio.objectives.base import FrameTrainer, regime_segment_frames
+from advaudio.objectives.checks import check_frame_objective
 from advaudio.registry import OBJECTIVES
 from advaudio.stitching import resolve_method, stitched_length
 
@@ -40,7 +41,13 @@ def check_spectral_config(experiment: config_lib.Experiment) -> None:
     check_resolutions(*stft_resolutions(stft_options(experiment)), stitched_segment_length(experiment))
 
 
-@OBJECTIVES.register("spectral")
+def check_spectral(experiment: config_lib.Experiment) -> None:
+    """Every check of the objective, without building anything (`config.validate` runs it)."""
+    check_frame_objective(experiment)
+    check_spectral_config(experiment)
+
+
+@OBJECTIVES.register("spectral", check=check_spectral)
 def build_spectral(generator, experiment, **params) -> FrameTrainer:
     """Weighted spec/* (and optionally rec/*) terms; options in `objective.stft`."""
     if params:
