@@ -100,7 +100,7 @@ class Objective:
 
     name: Any = "mse"  # registry name, or a callable building the trainer
     loss_weights: dict = field(default_factory=lambda: {"rec/mse": 1.0})
-    stft: dict = field(default_factory=dict)  # kwargs of losses.MultiResolutionSTFTLoss
+    stft: dict = field(default_factory=dict)  # MultiResolutionSTFTLoss kwargs but *_weight (spec/* weights); segment_frames
     regime: str = "teacher_forcing"  # teacher_forcing, scheduled_sampling, free_running
     sampling_probability: float = 0.25  # final p of scheduled sampling
     sampling_schedule: str = "linear"  # constant, linear, inverse_sigmoid

@@ -356,16 +356,13 @@ class MultiResolutionSTFTLoss(keras.losses.Loss):
         weights = {"sc": self.sc_weight, "logmag": self.logmag_weight, "linmag": self.linmag_weight, "mel": self.mel_weight}
         return {name: w for name, w in weights.items() if w}
 
-    def components(self, y_true, y_pred) -> dict:
-        """`{component: scalar}` for every component with a non-zero weight."""
-        return multi_resolution_stft_components(
-            y_true,
-            y_pred,
+    def options(self) -> dict:
+        """The resolution and magnitude options: every argument but the component weights."""
+        return dict(
             fft_sizes=self.fft_sizes,
             hop_lengths=self.hop_lengths,
             win_lengths=self.win_lengths,
             resolution_weights=self.resolution_weights,
-            components=tuple(self._component_weights()),
             sample_rate=self.sample_rate,
             n_mels=self.n_mels,
             fmin=self.fmin,
@@ -374,6 +371,22 @@ class MultiResolutionSTFTLoss(keras.losses.Loss):
             log_epsilon=self.log_epsilon,
             chunk_samples=self.chunk_samples,
         )
+
+    def components(self, y_true, y_pred, names=None, training: bool = False) -> dict:
+        """`{component: scalar}` for `names` (default: every component with a non-zero weight).
+
+        The spec/* training terms call this with training=True: the gradient of
+        sum_c weight_c * component_c is computed with the values in one XLA
+        program (`weighted_stft_components`). Otherwise one XLA-compiled forward
+        pass (`multi_resolution_stft_components`), differentiable as usual.
+        Both give the values and gradients of `multi_resolution_stft_components`.
+        """
+        names = tuple(self._component_weights() if names is None else names)
+        options_key = tuple(sorted(self.options().items()))
+        if training:
+            weights = tuple(float(getattr(self, f"{name}_weight")) for name in names)
+            return weighted_stft_components(y_true, y_pred, options_key, names, weights)
+        return _compiled_components(options_key, names)(y_true, y_pred)
 
     def call(self, y_true, y_pred):
         weights = self._component_weights()
@@ -473,7 +486,7 @@ def spectral_energy_distance(
             f"symmetric, which spectral convergence is not), got {tuple(components)}"
         )
     signals = [_as_batch_of_waveforms(a) for a in (y_true, y_pred_1, y_pred_2)]
-    if not signals[0].shape.is_compatible_with(signals[1].shape) or not signals[1].shape.is_compatible_with(signals[2].shape):
+    if not all(signals[0].shape.is_compatible_with(s.shape) for s in signals[1:]):
         raise ValueError(f"y_true, y_pred_1 and y_pred_2 must have one shape, got {[s.shape for s in signals]}")
     check_resolutions(fft_sizes, hop_lengths, win_lengths, signals[1].shape[-1])
     weights = [1.0] * len(fft_sizes) if resolution_weights is None else [float(w) for w in resolution_weights]
@@ -545,12 +558,18 @@ def stft_segment_frames(experiment) -> int | None:
 
 
 def stft_options(experiment) -> dict:
-    """The MR-STFT options of `experiment.objective.stft`, with the data's sample rate for mel."""
+    """The MR-STFT options of `experiment.objective.stft`, with the data's sample rate for mel.
+
+    `objective.stft` takes `MultiResolutionSTFTLoss`'s arguments except the
+    component weights (`sc_weight`, ...: refused, they are the spec/* weights in
+    `objective.loss_weights`), plus `segment_frames` (read by `stft_segment_frames`).
+    """
     options = {k: v for k, v in experiment.objective.stft.items() if k != SEGMENT_OPTION}
     misplaced = sorted(k for k in options if k.endswith("_weight") and k != "resolution_weights")
     if misplaced:
         raise ValueError(
-            f"objective.stft sets {misplaced}; term weights belong in objective.loss_weights "
+            f"objective.stft sets {misplaced}; objective.stft takes MultiResolutionSTFTLoss's arguments except "
+            "its component weights, which are the spec/* terms' weights in objective.loss_weights "
             "(e.g. {'spec/sc': 1.0, 'spec/logmag': 1.0})"
         )
     unknown = sorted(set(options) - set(STFT_OPTIONS))
@@ -665,31 +684,37 @@ def weighted_stft_components(y_true, y_pred, options_key: tuple, components: tup
     return dict(zip(components, run(_as_batch_of_waveforms(y_pred))))
 
 
+def stft_loss(experiment) -> MultiResolutionSTFTLoss:
+    """The experiment's `MultiResolutionSTFTLoss`: options from `objective.stft`, each component's
+    weight from `objective.loss_weights['spec/<component>']` (0 where unset)."""
+    weights = experiment.objective.loss_weights
+    return MultiResolutionSTFTLoss(
+        **stft_options(experiment),
+        **{f"{name}_weight": float(weights.get(f"spec/{name}", 0.0)) for name in SPECTRAL_COMPONENTS},
+    )
+
+
 def _spectral_term(component: str):
     def factory(experiment):
-        options = stft_options(experiment)
-        check_resolutions(*stft_resolutions(options))
+        loss = stft_loss(experiment)
         # Every spec/* term of the experiment comes from one pass over the spectrograms.
         requested = tuple(
             name for name in SPECTRAL_COMPONENTS if f"spec/{name}" in experiment.objective.loss_weights
         ) or (component,)
         segment = stft_segment_frames(experiment)
-        options_key = tuple(sorted(options.items()))
-        weights = tuple(float(experiment.objective.loss_weights.get(f"spec/{name}", 0.0)) for name in requested)
-        key = (options_key, requested)
+        key = ("spec", tuple(sorted(loss.options().items())), requested)
 
         def term(ctx):
             if key not in ctx.cache:
-                audio = ctx.segment_audio(segment)
-                if ctx.training:
-                    ctx.cache[key] = weighted_stft_components(*audio, options_key, requested, weights)
-                else:
-                    ctx.cache[key] = _compiled_components(*key)(*audio)
+                ctx.cache[key] = loss.components(*ctx.segment_audio(segment), names=requested, training=ctx.training)
             return ctx.cache[key][component]
 
+        term.loss = loss  # what the term computes with (inspectable)
         return term
 
-    factory.__doc__ = f"MR-STFT `{component}` of the stitched predicted vs target waveforms (options: objective.stft)."
+    factory.__doc__ = (
+        f"MR-STFT `{component}` of the stitched predicted vs target waveforms: `stft_loss(experiment).components`."
+    )
     return factory
 
 

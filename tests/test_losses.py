@@ -203,12 +203,42 @@ def test_spec_terms_use_stitched_audio_and_share_one_pass(spectral_experiment):
         assert got[f"spec/{name}"] == pytest.approx(expected[name], rel=2e-4), name
 
 
+def test_training_terms_compute_with_the_experiment_s_loss_class(spectral_experiment, monkeypatch):
+    """The spec/* terms are MultiResolutionSTFTLoss(objective.stft, weights = loss_weights): one path for users and training."""
+    calls = []
+    original = losses.MultiResolutionSTFTLoss.components
+
+    def spy(self, y_true, y_pred, names=None, training=False):
+        calls.append((self.get_config(), names, training))
+        return original(self, y_true, y_pred, names=names, training=training)
+
+    monkeypatch.setattr(losses.MultiResolutionSTFTLoss, "components", spy)
+    rng = np.random.default_rng(5)
+    pred = tf.constant(rng.normal(size=(2, 4, 40)).astype(np.float32))
+    target = tf.constant(rng.normal(size=(2, 4, 40)).astype(np.float32))
+    names = ("spec/sc", "spec/logmag", "spec/linmag", "spec/mel")
+    for training in (True, False):
+        ctx = LossContext(pred, target, spectral_experiment, training=training)
+        before = len(calls)
+        got = {name: float(LOSS_TERMS.build(name, spectral_experiment)(ctx)) for name in names}
+        config, requested, used_training = calls[-1]
+        assert used_training is training and requested == ("sc", "logmag", "linmag", "mel")
+        assert len(calls) == before + 1  # one pass for the four terms
+        assert (config["sc_weight"], config["logmag_weight"], config["linmag_weight"], config["mel_weight"]) == (1.0, 0.5, 0.1, 0.2)
+        assert (tuple(config["fft_sizes"]), config["n_mels"], config["sample_rate"]) == ((64, 32), 6, spectral_experiment.data.sample_rate)
+        loss = losses.MultiResolutionSTFTLoss.from_config(config)
+        weights = spectral_experiment.objective.loss_weights
+        expected = float(original(loss, ctx.target_audio, ctx.pred_audio, names=requested)["sc"])
+        assert got["spec/sc"] == pytest.approx(expected, rel=1e-5)
+        assert float(loss(ctx.target_audio, ctx.pred_audio)) == pytest.approx(sum(weights[n] * got[n] for n in names), rel=1e-5)
+
+
 def test_stft_options_reject_term_weights_and_unknown_keys(spectral_experiment):
     import copy
 
     cfg = copy.deepcopy(spectral_experiment)
     cfg.objective.stft = {"sc_weight": 2.0}
-    with pytest.raises(ValueError, match="loss_weights"):
+    with pytest.raises(ValueError, match="MultiResolutionSTFTLoss's arguments except its component weights(.|\n)*loss_weights"):
         LOSS_TERMS.build("spec/sc", cfg)
     cfg.objective.stft = {"fft_size": (64,)}
     with pytest.raises(ValueError, match="unknown objective.stft keys"):
