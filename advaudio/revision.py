@@ -138,6 +138,9 @@ def check_config(experiment: config_lib.Experiment) -> None:
             f"generate.revision_window must be >= 1 and 1 <= generate.revision_hop <= revision_window, got "
             f"window {gen.revision_window}, hop {gen.revision_hop}"
         )
+    if revise.from_run is not None and not (Path(revise.from_run) / "config.json").is_file():
+        problems.append(f"revise.from_run={revise.from_run!r} is not a run folder (no config.json); pass the folder "
+                        "printed as 'run folder:' by the run whose generator you want to revise")
     if revise.from_run is not None and gen.revision == NONE:
         problems.append("revise.from_run trains a revision pass, but generate.revision is 'none'; "
                         "set generate.revision=bidirectional (experiments/revise.py does)")
@@ -169,7 +172,7 @@ def check_config(experiment: config_lib.Experiment) -> None:
                 problems.append(f"revise.loss_weights spec/* terms judge one stitched revision window "
                                 f"(generate.revision_window frames): {err}")
     if problems:
-        raise config_lib.ConfigError("; ".join(problems))
+        raise config_lib.ConfigError("\n".join(problems))
 
 
 def adopt_source_run(experiment: config_lib.Experiment, overrides: list[str]) -> config_lib.Experiment:
@@ -196,6 +199,16 @@ def adopt_source_run(experiment: config_lib.Experiment, overrides: list[str]) ->
     experiment.data = source_cfg.data
     experiment.model = source_cfg.model
     return experiment
+
+
+def resolve(experiment: config_lib.Experiment, overrides: list[str], smoke: bool) -> config_lib.Experiment:
+    """The run's config when it trains a revision pass: the source run's data and model (`revise.from_run`),
+    smoke sizes under `--smoke`, validated again (`check_config` is one of config.validate's feature checks)."""
+    adopt_source_run(experiment, overrides)
+    if smoke:  # --smoke shrinks before the overrides: they still win
+        shrink_for_smoke(experiment)
+        config_lib.apply_overrides(experiment, [o for o in overrides if o.startswith(("revise.", "generate.revision"))])
+    return config_lib.validate(experiment)  # runs check_config too (config.FEATURE_CHECKS)
 
 
 # --------------------------------------------------------------------------- revising generated frames

@@ -108,6 +108,10 @@ def main(argv=None) -> int:
 
     try:
         cfg, source, overrides, smoke = resolve_config(args)
+        if cfg.generate.revision != "none":  # the revision pass: a source run's data and model, smoke sizes
+            from advaudio import revision
+
+            cfg = revision.resolve(cfg, overrides, smoke)
     except config_lib.ConfigError as err:
         for line in str(err).splitlines():
             print(f"error: {line}", file=sys.stderr)
@@ -161,8 +165,13 @@ def main(argv=None) -> int:
     print(f"run folder: {run_dir}", flush=True)
 
     try:
-        history = train(cfg, strategy, prepared, (make_train_dataset, valid_dataset), run_dir,
-                        resume=bool(args.resume), chief=chief)
+        if cfg.revise.from_run is None:
+            history = train(cfg, strategy, prepared, (make_train_dataset, valid_dataset), run_dir,
+                            resume=bool(args.resume), chief=chief)
+        else:  # the generator is the finished run's (advaudio/revision.py)
+            history = revision.adopt_generator(cfg, run_dir) if chief else []
+        if chief and history is not None and cfg.generate.revision != "none":
+            revision.train_for_run(cfg, strategy, prepared, run_dir, resume=bool(args.resume))
     except training.NonFiniteError as err:
         print(f"\nerror: {err}", file=sys.stderr)
         return 1

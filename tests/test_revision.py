@@ -221,6 +221,10 @@ def test_check_config_names_the_bad_key():
     cfg.revise.from_run = "runs/x"
     with pytest.raises(config_lib.ConfigError, match="generate.revision is 'none'"):
         revision.check_config(cfg)
+    with pytest.raises(config_lib.ConfigError, match="revise.from_run='runs/x' is not a run folder"):
+        revision.check_config(cfg)
+    with pytest.raises(config_lib.ConfigError, match="revise.from_run='runs/x' is not a run folder"):
+        config_lib.validate(cfg)  # one of validate's feature checks
 
 
 def test_adopt_source_run_takes_its_data_and_model(tmp_path):
@@ -312,3 +316,43 @@ def test_a_briefly_trained_pass_removes_seam_clicks():
     before, after, real = (seam_ratio(x[0], RF) for x in (long_degraded, revised, long_clean))
     assert before > real + 1.0  # the clicks read as seams
     assert after - real < 0.3 * (before - real), f"seam ratio {before:.2f} -> {after:.2f} (clean {real:.2f})"
+
+
+# --------------------------------------------------------------------------- end to end
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_revise_experiment_over_a_finished_run_end_to_end(tmp_path):
+    from advaudio import checkpoints
+    from advaudio import run as run_lib
+
+    assert run_lib.main([str(ROOT / "experiments" / "mse_baseline.py"), "--smoke", "--set", "data.default_minutes=0.1",
+                         "--set", f"data.cache_dir={tmp_path / 'cache'}", "--out", str(tmp_path / "src")]) == 0
+    (source,) = (tmp_path / "src").glob("*/*")
+    revise_file = str(ROOT / "experiments" / "revise.py")
+    # The source run fixes data and model.
+    assert run_lib.main([revise_file, "--smoke", "--set", f"revise.from_run={source}", "--set", "data.frame_length=8",
+                         "--out", str(tmp_path / "rev")]) == 2
+    assert run_lib.main([revise_file, "--smoke", "--set", f"revise.from_run={source}",
+                         "--out", str(tmp_path / "rev")]) == 0
+    (run_dir,) = (tmp_path / "rev").glob("*/*")
+    cfg, source_cfg = config_lib.load_json(run_dir / "config.json"), config_lib.load_json(source / "config.json")
+    assert (cfg.data, cfg.model) == (source_cfg.data, source_cfg.model)
+    # The folder generates on its own: the source's best generator, copied.
+    copied, _ = checkpoints.load_generator(run_dir, "best")
+    original, _ = checkpoints.load_generator(source, "best")
+    for a, b in zip(copied.get_weights(), original.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    rows = (run_dir / revision.REVISER_LOG).read_text().splitlines()
+    assert len(rows) == 3  # header + 2 epochs
+    assert {"loss", "rec/mse", "spec/sc", "spec/logmag", "val_loss", "val_unrevised/loss"} <= set(rows[0].split(","))
+    sidecar = json.loads((run_dir / "samples" / "sample_000.json").read_text())
+    assert sidecar["revision"] == "bidirectional"
+    assert sidecar["revision_checkpoint"] == "checkpoints/reviser-best.weights.h5"
+    # --resume continues the revision pass where it stopped.
+    assert run_lib.main(["--resume", str(run_dir), "--set", "revise.epochs=3"]) == 0
+    assert len((run_dir / revision.REVISER_LOG).read_text().splitlines()) == 4
+    state = tf.train.load_checkpoint(str(run_dir / "checkpoints" / revision.REVISER_STATE))
+    assert int(state.get_tensor("opt_reviser/_iterations/.ATTRIBUTES/VARIABLE_VALUE")) == 3 * 2  # 3 epochs x 2 steps
