@@ -10,9 +10,14 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from advaudio import spectrum
 from advaudio.registry import DISCRIMINATORS, accepted_params
 
 NORMS = ("none", "weight", "spectral")
+# The spectrogram discriminator's input log(sqrt(power + SPECTROGRAM_POWER_EPSILON) + SPECTROGRAM_LOG_EPSILON):
+# a smooth square root and a finite logarithm in silence.
+SPECTROGRAM_POWER_EPSILON = 1e-10
+SPECTROGRAM_LOG_EPSILON = 1e-5
 _EPSILON = 1e-12  # keeps the l2 normalisations finite for an all-zero vector
 
 
@@ -587,11 +592,11 @@ class ResolutionDiscriminator(keras.layers.Layer):
         self.logits = conv(1, (3, 3), name="logits")
 
     def log_magnitude(self, audio):
-        """`[batch, samples, 1]` -> log(|STFT| + 1e-5) `[batch, stft_frames, fft_size // 2 + 1, 1]`."""
-        x = audio[..., 0]
-        real, imag = ops.stft(x, self.win_length, self.hop_length, self.fft_size, window="hann", center=True)
-        magnitude = ops.sqrt(real * real + imag * imag + 1e-10)
-        return ops.log(magnitude + 1e-5)[..., None]
+        """`[batch, samples, 1]` -> log(sqrt(|X|^2 + SPECTROGRAM_POWER_EPSILON) + SPECTROGRAM_LOG_EPSILON)
+        `[batch, stft_frames, fft_size // 2 + 1, 1]`, |X|^2 the centred `spectrum.stft_power`."""
+        power = spectrum.stft_power(audio[..., 0], self.fft_size, self.hop_length, self.win_length, center=True)
+        magnitude = ops.sqrt(power + SPECTROGRAM_POWER_EPSILON)
+        return ops.log(magnitude + SPECTROGRAM_LOG_EPSILON)[..., None]
 
     def build(self, input_shape):
         shape = (input_shape[0], None, self.fft_size // 2 + 1, 1)

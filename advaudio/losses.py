@@ -14,6 +14,7 @@ import tensorflow as tf
 from keras import ops
 
 from advaudio.registry import LOSS_TERMS
+from advaudio.spectrum import stft_magnitude
 
 
 def mean_squared_error(y_true, y_pred):
@@ -48,20 +49,6 @@ DEFAULT_WIN_LENGTHS = (600, 1200, 240)
 SPECTRAL_COMPONENTS = ("sc", "logmag", "linmag", "mel")
 
 
-def hann_window(win_length: int) -> np.ndarray:
-    """Periodic Hann window `[win_length]` (as `torch.hann_window`, `scipy` fftbins=True)."""
-    n = np.arange(win_length)
-    return (0.5 - 0.5 * np.cos(2.0 * np.pi * n / win_length)).astype(np.float32)
-
-
-def centred_window(fft_size: int, win_length: int) -> np.ndarray:
-    """Hann of `win_length` zero-padded to `fft_size`, centred (left pad `(fft_size - win_length) // 2`)."""
-    window = np.zeros(fft_size, dtype=np.float32)
-    left = (fft_size - win_length) // 2
-    window[left : left + win_length] = hann_window(win_length)
-    return window
-
-
 @functools.lru_cache(maxsize=None)
 def mel_filterbank(sample_rate: int, fft_size: int, n_mels: int, fmin: float, fmax: float | None) -> np.ndarray:
     """librosa's Slaney mel filterbank `[fft_size // 2 + 1, n_mels]` (transposed for `mag @ fb`)."""
@@ -93,67 +80,6 @@ def check_resolutions(fft_sizes, hop_lengths, win_lengths, samples: int | None =
             "or lengthen the segment (raise data.sequence_length or data.frame_length, "
             "objective.stft.segment_frames, or objective.free_run_steps when training free-running)."
         )
-
-
-MAX_FRAMING_BLOCKS = 16  # above this many hop-blocks per frame, slicing costs more than a gather
-
-
-def frame_by_blocks(signal, frame_length: int, hop_length: int, num_frames):
-    """`tf.signal.frame(signal, frame_length, hop_length)` built from contiguous slices.
-
-    The signal is cut into blocks of `hop_length` samples; frame m is blocks
-    m .. m + J - 1 (J = ceil(frame_length / hop_length)) end to end, truncated.
-    Its gradient is a sum of padded slices instead of the gather/scatter of
-    `tf.signal.frame` (about 10% faster for the default resolutions on a CPU).
-    Falls back to `tf.signal.frame` when J > MAX_FRAMING_BLOCKS.
-
-    Args:
-        signal: `[batch, (num_frames - 1) * hop_length + frame_length]`.
-    Returns:
-        `[batch, num_frames, frame_length]`.
-    """
-    blocks_per_frame = -(-frame_length // hop_length)
-    if blocks_per_frame > MAX_FRAMING_BLOCKS:
-        return tf.signal.frame(signal, frame_length, hop_length)
-    total_blocks = num_frames + blocks_per_frame - 1
-    needed = total_blocks * hop_length
-    signal = tf.pad(signal, [[0, 0], [0, tf.maximum(0, needed - tf.shape(signal)[1])]])[:, :needed]
-    blocks = tf.reshape(signal, [tf.shape(signal)[0], total_blocks, hop_length])
-    frames = tf.concat([blocks[:, j : j + num_frames] for j in range(blocks_per_frame)], axis=-1)
-    return frames[..., :frame_length]
-
-
-def stft_magnitude(audio, fft_size: int, hop_length: int, win_length: int, power_floor: float = 1e-7):
-    """Magnitude STFT with centred, reflect-padded frames.
-
-    |X[m, k]| = sqrt(max(re^2 + im^2, power_floor)), X[m, k] = sum_n w[n] x_pad[m * hop + n] e^{-2 pi i k n / fft_size},
-    where w is a Hann window of `win_length` zero-padded (centred) to `fft_size`
-    and x_pad is x reflect-padded by `fft_size // 2` on both sides (frame m is
-    centred on sample m * hop_length, as `torch.stft(center=True)`).
-
-    Only the `win_length` non-zero samples of each frame are framed and the FFT
-    zero-pads them to `fft_size`: a time shift changes only the phase, so the
-    magnitude is the same as with the centred zero-padded window, at a fraction
-    of the memory traffic.
-
-    Args:
-        audio: `[batch, samples]` float32.
-    Returns:
-        `[batch, 1 + samples // hop_length, fft_size // 2 + 1]`.
-    """
-    samples = audio.shape[-1]
-    if samples is None:  # unknown until run time (XLA still compiles for the concrete shape)
-        samples = tf.shape(audio)[-1]
-    pad = fft_size // 2
-    num_frames = 1 + (samples + 2 * pad - fft_size) // hop_length
-    offset = (fft_size - win_length) // 2
-    padded = tf.pad(audio, [[0, 0], [pad, pad]], mode="REFLECT")
-    padded = padded[:, offset : offset + (num_frames - 1) * hop_length + win_length]
-    frames = frame_by_blocks(padded, win_length, hop_length, num_frames)
-    window = tf.constant(hann_window(win_length), dtype=frames.dtype)
-    spectrum = tf.signal.rfft(frames * window, fft_length=[fft_size])
-    power = tf.square(tf.math.real(spectrum)) + tf.square(tf.math.imag(spectrum))
-    return tf.sqrt(tf.maximum(power, power_floor))
 
 
 def _safe_sqrt(squared):

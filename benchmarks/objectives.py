@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from advaudio import config as config_lib  # noqa: E402
-from advaudio import losses  # noqa: E402
+from advaudio import losses, spectrum  # noqa: E402
 from advaudio.models import build_generator  # noqa: E402
 from advaudio.objectives import build_trainer  # noqa: E402
 
@@ -143,7 +143,7 @@ def naive_mr_stft(y_true, y_pred, fft_sizes, hop_lengths, win_lengths):
     """The straightforward version: centred zero-padded window frames of fft_size, no XLA, both signals framed."""
     total = 0.0
     for fft, hop, win in zip(fft_sizes, hop_lengths, win_lengths):
-        window = tf.constant(losses.centred_window(fft, win))
+        window = tf.constant(spectrum.centred_window(fft, win))
         mags = []
         for audio in (y_true, y_pred):
             padded = tf.pad(audio, [[0, 0], [fft // 2, fft // 2]], mode="REFLECT")

@@ -102,13 +102,19 @@ def frame_signal(audio: np.ndarray, frame_length: int, hop_length: int) -> np.nd
 
 
 def stft_magnitude(audio: np.ndarray, fft_size: int, hop_length: int, win_length: int) -> np.ndarray:
-    """|STFT| of [samples] -> [frames, fft_size // 2 + 1], periodic Hann window of `win_length`."""
+    """|STFT| of [samples] -> [frames, fft_size // 2 + 1], periodic Hann window of `win_length`.
+
+    `advaudio.spectrum.stft_power` uncentred (frames as `frame_signal` cuts them), in float64.
+    """
     if win_length > fft_size:
         raise ValueError(f"win_length {win_length} > fft_size {fft_size}")
-    n = np.arange(win_length)
-    window = 0.5 - 0.5 * np.cos(2.0 * np.pi * n / win_length)
-    frames = frame_signal(audio, win_length, hop_length) * window
-    return np.abs(np.fft.rfft(frames, n=fft_size, axis=-1))
+    from advaudio import spectrum  # imported lazily: it imports TensorFlow, which most metrics never need
+
+    audio = _as_mono(audio).astype(np.float64)
+    if audio.size < win_length:  # as frame_signal: one zero-padded frame
+        audio = np.pad(audio, (0, win_length - audio.size))
+    power = spectrum.stft_power(audio[None], fft_size, hop_length, win_length, center=False)
+    return np.sqrt(power.numpy()[0])
 
 
 def average_spectrum(audio: np.ndarray, fft_size: int, hop_length: int, win_length: int) -> np.ndarray:
