@@ -61,6 +61,7 @@ class Model:
     units: int = 256
     skip_connections: bool = False
     gate_bias: float = 0.0  # initial bias of the update (GRU) / forget (LSTM) gate
+    noise_dim: int = 0  # fresh N(0, 1) values per frame concatenated to the input; 0: deterministic
 
 
 @dataclass
@@ -140,6 +141,7 @@ class Generate:
     seed_frames: int = 10
     seed_from: str = "valid"  # valid, test, or an audio file
     dither: float = 0.0  # std of noise added to the fed-back frame
+    temperature: float = 1.0  # scale of the model's noise input (model.noise_dim > 0); 0: mean behaviour
     feedback: str = "stitched"  # stitched or raw (when frames overlap)
     format: str = "wav"  # wav or flac
     subtype: str = "PCM_16"  # PCM_16, PCM_24, FLOAT

@@ -13,7 +13,6 @@ import weakref
 from pathlib import Path
 from typing import Callable
 
-import keras
 import numpy as np
 import soundfile as sf
 import tensorflow as tf
@@ -35,6 +34,7 @@ SPLITS = ("valid", "test")  # seed splits; never train
 # runs ~10x more flops per second than the per-step matrix-vector products it saves (measured on CPU).
 FOLD_MIN_FRAMES_PER_UNIT = 1 / 16
 UNFOLDABLE = "this rollout cannot be folded (stitched feedback, skip connections or another head)"
+MODEL_NOISE_SEED_SALT = 104729  # keeps the model-noise stream apart from the dither stream of the same seed
 
 
 # --------------------------------------------------------------------------- rollout
@@ -46,9 +46,10 @@ class Rollout:
     The model's states are warmed up on the seed frames (`call_with_states`);
     then one `tf.function` loop (`tf.while_loop` via autograph, XLA-compiled
     when `jit_compile`) feeds every prediction back through `FrameGRU.step`,
-    or, when the raw prediction is fed back, through the recurrent cells with
-    the Dense head folded into the first cell (`_folded_loop_fn`; same
-    results to float tolerance, a per-step cost independent of frame_length).
+    or, when the raw prediction is fed back, through
+    `FrameGRU.feedback_unroll` with the Dense head folded into the first
+    layer's input kernel (same results to float tolerance, a per-step cost
+    independent of frame_length).
 
     Args:
         generator: a built FrameGRU.
@@ -60,20 +61,30 @@ class Rollout:
         window: synthesis window of the "stitched" feedback (see stitching).
         dither: std of Gaussian noise added to every fed-back frame (normalised
             units); the noise never reaches the output.
+        temperature: scale of the model's own noise input (`generator.noise_dim`
+            values per frame, standard normal times temperature; 0: the mean
+            behaviour). Unused when noise_dim is 0.
         jit_compile: XLA-compile the loop; falls back to plain graph mode if
             XLA fails.
 
     Shapes:
         warm_up: seed frames `[batch, seed_frames, frame_length]` -> carry.
         run: (carry, steps) -> (frames `[batch, steps, frame_length]`, carry).
+
+    Randomness: the dither of the frame fed at global step s is drawn with the
+    stateless seed (seed, s), the model noise with (seed + MODEL_NOISE_SEED_SALT,
+    s), the model noise of the seed frames with (seed + MODEL_NOISE_SEED_SALT,
+    -1): the same seed gives the same audio, whatever the chunking or XLA.
     """
 
     def __init__(self, generator, frame_hop: int, feedback: str = "stitched", window: str = "hann",
-                 dither: float = 0.0, jit_compile: bool = True):
+                 dither: float = 0.0, jit_compile: bool = True, temperature: float = 1.0):
         if feedback not in FEEDBACKS:
             raise ValueError(f"generate.feedback must be one of {FEEDBACKS}, got {feedback!r}")
         if dither < 0:
             raise ValueError(f"generate.dither must be >= 0, got {dither}")
+        if temperature < 0:
+            raise ValueError(f"generate.temperature must be >= 0, got {temperature}")
         # A weak reference: the module-level cache of rollouts must not keep models alive.
         self._generator = weakref.ref(generator)
         self.frame_length = int(generator.frame_length)
@@ -84,6 +95,8 @@ class Rollout:
         self.feedback = feedback
         self.window = window
         self.dither = float(dither)
+        self.temperature = float(temperature)
+        self.noise_dim = int(getattr(generator, "noise_dim", 0))
         self.jit_compile = jit_compile
         self._window = tf.constant(synthesis_window(window, self.frame_length))
         self._warm_up = tf.function(self._warm_up_fn)
@@ -99,15 +112,20 @@ class Rollout:
         return self._generator()
 
     @property
-    def _cells(self) -> list:
-        """The recurrent cells, first layer first."""
-        return [layer.cell for layer in self.generator.recurrent_layers]
+    def stochastic(self) -> bool:
+        """Whether the model's noise input gets nonzero noise."""
+        return self.noise_dim > 0 and self.temperature > 0
 
     # The carry: (prediction [B, F], states, overlap-add numerator [B, F] and
     # denominator [F] over the next frame's span, step counter, noise seed).
     def _warm_up_fn(self, seed_frames, noise_seed):
         batch = tf.shape(seed_frames)[0]
-        preds, states = self.generator.call_with_states(seed_frames, self.generator.initial_states(batch))
+        noise = None
+        if self.stochastic:
+            shape = tf.stack([batch, tf.shape(seed_frames)[1], self.noise_dim])
+            seed = tf.stack([noise_seed + MODEL_NOISE_SEED_SALT, -1])
+            noise = self.temperature * tf.random.stateless_normal(shape, seed=seed, alg="philox")
+        preds, states = self.generator.call_with_states(seed_frames, self.generator.initial_states(batch), noise=noise)
         if self.overlapping:
             w = self._window
             num = tf.signal.overlap_and_add(seed_frames * w, self.frame_hop)
@@ -138,66 +156,53 @@ class Rollout:
             fed = fed + self.dither * noise
         return fed, num, den
 
-    def _draw_noise(self, noise_seed, first_step, steps, shape):
-        """Dither for global steps first_step .. first_step + steps - 1: `[steps, batch, frame_length]`.
+    def _draw_noise(self, noise_seed, first_step, steps, batch):
+        """(dither `[steps, batch, frame_length]` or None, model noise `[steps, batch, noise_dim]` or None)
+        for global steps first_step .. first_step + steps - 1.
 
         Drawn outside the XLA loop (XLA's Philox differs from the CPU kernel's)
         with one seed per step, so chunking and XLA never change the noise.
         """
-        return tf.map_fn(
-            lambda s: tf.random.stateless_normal(shape, seed=tf.stack([noise_seed, s]), alg="philox"),
-            first_step + tf.range(steps),
-            fn_output_signature=tf.float32,
-        )
+        def per_step(seed, width):
+            return tf.map_fn(
+                lambda s: tf.random.stateless_normal(tf.stack([batch, width]), seed=tf.stack([seed, s]), alg="philox"),
+                first_step + tf.range(steps),
+                fn_output_signature=tf.float32,
+            )
 
-    def _loop_fn(self, steps, pred, states, num, den, step, noise):
+        dither = per_step(noise_seed, self.frame_length) if self.dither > 0 else None
+        model_noise = self.temperature * per_step(noise_seed + MODEL_NOISE_SEED_SALT, self.noise_dim) if self.stochastic else None
+        return dither, model_noise
+
+    def _loop_fn(self, steps, pred, states, num, den, step, dither, model_noise):
+        def noise_at(t):
+            return None if model_noise is None else model_noise[t]
+
         outputs = tf.TensorArray(pred.dtype, size=steps, element_shape=pred.shape)
         outputs = outputs.write(0, pred)
         for t in tf.range(1, steps):
-            fed, num, den = self._feed(pred, num, den, None if noise is None else noise[t - 1])
-            pred, states = self.generator.step(fed, states)
+            fed, num, den = self._feed(pred, num, den, None if dither is None else dither[t - 1])
+            pred, states = self.generator.step(fed, states, noise=noise_at(t - 1))
             states = list(states)
             outputs = outputs.write(t, pred)
         # Advance the carry past the last written frame so the next chunk continues seamlessly.
-        fed, num, den = self._feed(pred, num, den, None if noise is None else noise[steps - 1])
-        pred, states = self.generator.step(fed, states)
+        fed, num, den = self._feed(pred, num, den, None if dither is None else dither[steps - 1])
+        pred, states = self.generator.step(fed, states, noise=noise_at(steps - 1))
         return tf.transpose(outputs.stack(), [1, 0, 2]), pred, list(states), num, den, step + steps
 
     @property
     def foldable(self) -> bool:
-        """Whether the loop can skip the `[frame_length]` round trip (see `_folded_loop_fn`)."""
-        g = self.generator
-        return (
-            not self.overlapping
-            and not g.skip_connections
-            and g.cell in ("gru", "lstm")
-            and all(getattr(cell, "reset_after", True) for cell in self._cells)
-            and g.head.activation in (None, keras.activations.linear)
-            and g.head.use_bias
-        )
+        """Whether the loop can skip the `[frame_length]` round trip (`FrameGRU.feedback_unroll`)."""
+        return not self.overlapping and self.generator.foldable
 
     def _fold_fn(self):
-        """The folded loop's weights: (pairs, folded_bias).
-
-        pairs[i] is `[2, units, gates * units]`: the kernel that takes layer
-        i's new output (the next layer's input kernel; for the top layer the
-        head folded into the first cell's, W_head @ K_0) stacked on layer i's
-        own recurrent kernel. folded_bias is b_head @ K_0 `[gates * units]`.
-        """
-        g, cells = self.generator, self._cells
-        folded_kernel = tf.matmul(g.head.kernel, cells[0].kernel)  # [units, gates * units]
-        folded_bias = tf.linalg.matvec(cells[0].kernel, g.head.bias, transpose_a=True)
-        next_kernels = [cell.kernel for cell in cells[1:]] + [folded_kernel]
-        pairs = [tf.stack([tf.convert_to_tensor(kernel), tf.convert_to_tensor(cell.recurrent_kernel)])
-                 for kernel, cell in zip(next_kernels, cells)]
-        return pairs, folded_bias
+        return self.generator.fold_feedback(paired=True)
 
     def _fold_sources(self):
-        g = self.generator
-        return [g.head.kernel, g.head.bias] + [w for cell in self._cells for w in (cell.kernel, cell.recurrent_kernel)]
+        return self.generator.trainable_weights
 
     def _fingerprint_fn(self, probes):
-        """`probe_rows @ tensor @ probe_cols` for each folded tensor: one read of each."""
+        """`probe_rows @ tensor @ probe_cols` for each weight: one read of each."""
         sums = []
         for tensor, (rows, cols) in zip(self._fold_sources(), probes):
             matrix = tf.reshape(tensor, [rows.shape[0], cols.shape[0]])
@@ -205,9 +210,9 @@ class Rollout:
         return tf.stack(sums)
 
     def fold(self):
-        """The folded weights for `run`, recomputed when the weights change.
+        """The folded weights for `run` (`FrameGRU.fold_feedback`), recomputed when the weights change.
 
-        Weights are recognised by random projections of the folded tensors
+        Weights are recognised by random projections of the model's weights
         (one read of each, far cheaper than the fold's matrix product), so
         training or loading new weights refolds.
         """
@@ -222,55 +227,32 @@ class Rollout:
             self._folded = (fingerprint, self._fold())
         return self._folded[1]
 
-    def _folded_loop_fn(self, steps, pred, states, num, den, step, noise, folded, paired=True):
-        """The same rollout with the head folded into the first cell's input kernel.
+    def _folded_loop_fn(self, steps, pred, states, num, den, step, dither, model_noise, folded, paired=True):
+        """The same rollout through `FrameGRU.feedback_unroll` (the head folded into the first layer).
 
-        When the raw prediction is fed back, the first layer only ever sees
-        (h @ W_head + b_head + noise) @ K = h @ (W_head @ K) + b_head @ K + noise @ K,
-        so each step costs a few `[units, units]` products whatever the frame
-        length; the frames (and the noise projections) come from one matrix
-        product over all steps. Folding itself costs a matrix product, so
-        `rollout_frames` folds only rollouts longer than a few frames.
-
-        Each layer's new output h multiplies two kernels: the next layer's
-        input kernel (now) and its own recurrent kernel (next step). Both go
-        in one batched product `[2, 1, units] @ [2, units, gates * units]`
-        per layer when `paired` (under XLA) and the batch is 1, so a step is
-        `layers` products, each of which XLA's CPU backend splits across
-        cores (on 2 cores each keeps its half of the weights in its own L2
-        cache; 2.6-3x faster than separate matrix-vector products, see
-        benchmarks/generation.py). At batch > 1, and in graph mode without
+        The first layer only ever sees (h W_head + b_head + dither) K + noise K'
+        = h (W_head K) + b_head K + dither K + noise K', so each step costs a few
+        `[units, units]` products whatever the frame length; the dither and
+        noise projections and the frames come from one matrix product each over
+        all steps. Folding itself costs a matrix product, so `rollout_frames`
+        folds only rollouts longer than a few frames. `paired` (under XLA, at
+        batch 1) multiplies each layer's output by its two kernels in one
+        batched product (see `FrameGRU.feedback_unroll`); in graph mode without
         XLA, separate products are faster (measured) and are used.
         """
-        g, cells = self.generator, self._cells
-        k = g.states_per_layer
-        w_head, b_head = g.head.kernel, g.head.bias
-        pairs, folded_bias = folded
-        projection = tf.matmul(pred, cells[0].kernel)
-        if noise is not None:
-            noise_projection = self.dither * tf.matmul(noise, cells[0].kernel)  # [steps, batch, gates * units]
-            noise_projection = tf.concat([noise_projection, tf.zeros_like(noise_projection[:1])], axis=0)
-            projection = projection + noise_projection[0]
-        recurrent = [tf.matmul(states[i * k], cell.recurrent_kernel) for i, cell in enumerate(cells)]
-        paired = paired and pred.shape[0] == 1
-        separate = None if paired else [tf.unstack(pair) for pair in pairs]
-        hidden = tf.TensorArray(pred.dtype, size=steps, element_shape=(pred.shape[0], g.units))
-        for t in tf.range(steps):
-            x, new_states, new_recurrent = projection, [], []
-            for i, cell in enumerate(cells):
-                h, layer_states = _cell_from_projections(cell, x, recurrent[i], list(states[i * k : (i + 1) * k]))
-                new_states.extend(layer_states)
-                if paired:
-                    x, own = tf.unstack(tf.matmul(tf.stack([h, h]), pairs[i]))
-                else:
-                    x, own = tf.matmul(h, separate[i][0]), tf.matmul(h, separate[i][1])
-                new_recurrent.append(own)
-            states, recurrent = new_states, new_recurrent
-            hidden = hidden.write(t, h)
-            projection = x + folded_bias
-            if noise is not None:
-                projection = projection + noise_projection[t + 1]
-        preds = tf.matmul(hidden.stack(), w_head) + b_head  # [steps, batch, frame_length]
+        g = self.generator
+        added = None
+        if dither is not None:
+            added = self.dither * g.frame_projection(dither)  # [steps, batch, gates * units]
+        if model_noise is not None:
+            noise_projection = g.noise_projection(model_noise)
+            added = noise_projection if added is None else added + noise_projection
+        projection = g.input_projection(pred)
+        if added is not None:
+            projection = projection + added[0]
+        folded = folded if paired else folded._replace(pairs=None)
+        hidden, states = g.feedback_unroll(projection, states, steps, folded, added=added)
+        preds = g.head_projection(hidden)  # [steps, batch, frame_length]
         frames = tf.concat([pred[None], preds[:-1]], axis=0)
         return tf.transpose(frames, [1, 0, 2]), preds[-1], list(states), num, den, step + steps
 
@@ -297,8 +279,10 @@ class Rollout:
         if folded is not None and not self.foldable:
             raise ValueError(UNFOLDABLE)
         pred, states, num, den, step, noise_seed = carry
-        noise = self._noise(noise_seed, step, steps, tf.shape(pred)) if self.dither > 0 else None
-        args = (steps, pred, states, num, den, step, noise) + ((folded,) if folded is not None else ())
+        dither, model_noise = None, None
+        if self.dither > 0 or self.stochastic:
+            dither, model_noise = self._noise(noise_seed, step, steps, tf.shape(pred)[0])
+        args = (steps, pred, states, num, den, step, dither, model_noise) + ((folded,) if folded is not None else ())
         if self.jit_compile:
             try:
                 out = self._loop(True, folded is not None)(*args)
@@ -312,59 +296,23 @@ class Rollout:
         return frames.numpy(), (pred, states, num, den, step, noise_seed)
 
 
-def _cell_from_projections(cell, projection, recurrent_projection, states):
-    """A Keras GRUCell (reset_after) / LSTMCell step given `inputs @ cell.kernel`
-    and `h_tm1 @ cell.recurrent_kernel` (both without bias).
-
-    Mirrors keras/src/layers/rnn/gru.py and lstm.py (inference, no dropout);
-    the rollout tests check it against the Keras layers.
-    """
-    h_tm1 = states[0]
-    if isinstance(cell, keras.layers.GRUCell):
-        if not cell.reset_after:
-            raise TypeError("cannot fold a GRUCell with reset_after=False")
-        matrix_x, inner = projection, recurrent_projection
-        if cell.use_bias:
-            matrix_x, inner = matrix_x + cell.bias[0], inner + cell.bias[1]
-        x_z, x_r, x_h = tf.split(matrix_x, 3, axis=-1)
-        rec_z, rec_r, rec_h = tf.split(inner, 3, axis=-1)
-        z = cell.recurrent_activation(x_z + rec_z)
-        r = cell.recurrent_activation(x_r + rec_r)
-        hh = cell.activation(x_h + r * rec_h)
-        h = z * h_tm1 + (1 - z) * hh
-        return h, [h]
-    if isinstance(cell, keras.layers.LSTMCell):
-        c_tm1 = states[1]
-        z = projection + recurrent_projection
-        if cell.use_bias:
-            z = z + cell.bias
-        z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
-        i = cell.recurrent_activation(z_i)
-        f = cell.recurrent_activation(z_f)
-        c = f * c_tm1 + i * cell.activation(z_c)
-        o = cell.recurrent_activation(z_o)
-        h = o * cell.activation(c)
-        return h, [h, c]
-    raise TypeError(f"cannot fold a {type(cell).__name__}")
-
-
 _ROLLOUTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def get_rollout(generator, frame_hop: int, feedback: str = "stitched", window: str = "hann",
-                dither: float = 0.0, jit_compile: bool = True) -> Rollout:
+                dither: float = 0.0, jit_compile: bool = True, temperature: float = 1.0) -> Rollout:
     """A cached `Rollout` per generator and options (so compiled loops are reused)."""
     cache = _ROLLOUTS.setdefault(generator, {})
-    key = (int(frame_hop), feedback, window, float(dither), bool(jit_compile))
+    key = (int(frame_hop), feedback, window, float(dither), bool(jit_compile), float(temperature))
     if key not in cache:
-        cache[key] = Rollout(generator, frame_hop, feedback, window, dither, jit_compile)
+        cache[key] = Rollout(generator, frame_hop, feedback, window, dither, jit_compile, temperature)
     return cache[key]
 
 
 def rollout_frames(generator, seed_frames, num_frames: int, frame_hop: int, feedback: str = "stitched",
                    window: str = "hann", dither: float = 0.0, seed: int = 0, jit_compile: bool = True,
                    chunk_frames: int | None = None, progress: Callable[[int], None] | None = None,
-                   fold: bool | None = None) -> np.ndarray:
+                   fold: bool | None = None, temperature: float = 1.0) -> np.ndarray:
     """Predicted frames after the seed (the seed itself is not returned).
 
     Args:
@@ -374,11 +322,12 @@ def rollout_frames(generator, seed_frames, num_frames: int, frame_hop: int, feed
             is called with the number of frames done after each chunk.
         fold: use the folded loop (see `Rollout._folded_loop_fn`); None:
             whenever possible for rollouts of `FOLD_MIN_FRAMES_PER_UNIT * units` frames or more.
+        temperature: scale of the model's noise input (see `Rollout`).
     Returns:
         `[batch, num_frames, frame_length]` float32; frame 0 is the model's
         prediction of the frame that follows the seed.
     """
-    roll = get_rollout(generator, frame_hop, feedback, window, dither, jit_compile)
+    roll = get_rollout(generator, frame_hop, feedback, window, dither, jit_compile, temperature)
     carry = roll.warm_up(seed_frames, seed)
     if fold is None:
         fold = roll.foldable and num_frames >= FOLD_MIN_FRAMES_PER_UNIT * generator.units
@@ -400,7 +349,7 @@ def generate(generator, seed_frames, num_samples: int | None = None, num_frames:
              crossfade_length: int = 256, dither: float = 0.0, feedback: str = "stitched", seed: int = 0,
              jit_compile: bool = True, chunk_frames: int | None = None,
              progress: Callable[[int, int], None] | None = None, revision=None, revision_window: int = 16,
-             revision_hop: int = 8) -> np.ndarray:
+             revision_hop: int = 8, temperature: float = 1.0) -> np.ndarray:
     """Generates audio after the seed: exactly `num_samples` samples (normalised units).
 
     Args:
@@ -412,7 +361,8 @@ def generate(generator, seed_frames, num_samples: int | None = None, num_frames:
         stitch_method: "auto", "concat", "overlap_add" or "crossfade".
         window, crossfade_length: stitching options.
         dither, feedback: anti-collapse options (see `Rollout`).
-        seed: seed of the dither noise.
+        seed: seed of the dither and of the model's noise input (same seed, same audio).
+        temperature: scale of the model's noise input (0: the mean behaviour; see `Rollout`).
         progress: called as progress(frames_done, frames_total).
         revision: a revision network (advaudio.revision) applied to the rolled-out
             frames in overlapping windows of `revision_window` frames every
@@ -437,7 +387,7 @@ def generate(generator, seed_frames, num_samples: int | None = None, num_frames:
         num_samples = stitched_length(method, num_frames, frame_length, hop, crossfade_length)
     frames = rollout_frames(
         generator, seed_frames, num_frames, hop, feedback=feedback, window=window, dither=dither, seed=seed,
-        jit_compile=jit_compile, chunk_frames=chunk_frames,
+        jit_compile=jit_compile, chunk_frames=chunk_frames, temperature=temperature,
         progress=None if progress is None else (lambda done: progress(done, num_frames)),
     )
     if revision is not None:
@@ -657,7 +607,7 @@ def generate_for_run(run_dir, experiment, generator, seed_signal: dict[str, np.n
         generator, seeds, num_samples=num_samples, frame_hop=hop, stitch_method=method, window=gen.window,
         crossfade_length=gen.crossfade_length, dither=gen.dither, feedback=gen.feedback, seed=gen.sample_seed,
         chunk_frames=chunk_frames, progress=progress, revision=None if gen.revision == "none" else reviser,
-        revision_window=gen.revision_window, revision_hop=gen.revision_hop,
+        revision_window=gen.revision_window, revision_hop=gen.revision_hop, temperature=gen.temperature,
     )
     info = dict(checkpoint_info or {})
     revision_checkpoint = revision_info["path"]
@@ -691,6 +641,8 @@ def generate_for_run(run_dir, experiment, generator, seed_signal: dict[str, np.n
             "crossfade_length": gen.crossfade_length,
             "feedback": gen.feedback,
             "dither": gen.dither,
+            "temperature": gen.temperature,
+            "noise_dim": int(getattr(generator, "noise_dim", 0)),
             "sample_seed": gen.sample_seed,
             "sample_rate": data.sample_rate,
             "samples": num_samples,

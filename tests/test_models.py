@@ -85,3 +85,145 @@ def test_bad_arguments():
         FrameGRU(frame_length=4, cell="rnn")
     with pytest.raises(ValueError, match=">= 1"):
         FrameGRU(frame_length=4, layers=0)
+
+
+# --------------------------------------------------------------------------- fused recurrence
+
+import tensorflow as tf  # noqa: E402
+
+from advaudio import models  # noqa: E402
+
+HEAD_CHECKPOINTS = __import__("pathlib").Path(__file__).parent / "data" / "head_checkpoints"
+
+
+@pytest.fixture
+def float64():
+    previous, policy = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    yield
+    keras.config.set_floatx(previous)
+    keras.config.set_dtype_policy(policy)
+
+
+def _pair(cell, layers, skip=False, frame=6, units=5):
+    """A Keras-layer model and a fused one with the same non-trivial weights."""
+    keras.utils.set_random_seed(0)
+    plain = FrameGRU(frame, units, layers, cell=cell, skip_connections=skip, gate_bias=0.3, recurrence="keras")
+    fused = FrameGRU(frame, units, layers, cell=cell, skip_connections=skip, gate_bias=0.3, recurrence="fused")
+    for model in (plain, fused):
+        model.build((None, None, frame))
+    for i, v in enumerate(plain.weights):
+        v.assign(np.random.default_rng(i).normal(scale=0.5, size=v.shape))
+    fused.set_weights(plain.get_weights())
+    return plain, fused
+
+
+def _outputs_and_gradients(model, x, init, graph=False):
+    def run():
+        with tf.GradientTape() as tape:
+            tape.watch(init)
+            y, states = model.call_with_states(x, initial_states=init)
+            loss = tf.reduce_sum(tf.sin(y)) + tf.add_n([tf.reduce_sum(tf.cos(s)) for s in states])
+        return y, states, tape.gradient(loss, model.trainable_variables + init)
+
+    return tf.function(run)() if graph else run()
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("layers,skip", [(1, False), (2, True), (3, False)])
+@pytest.mark.parametrize("mode", ["eager", "graph", "xla"])  # xla: the optional compiled loops (RECURRENCE_JIT)
+def test_fused_recurrence_equals_keras_layers_in_float64(float64, monkeypatch, cell, layers, skip, mode):
+    monkeypatch.setattr(models, "RECURRENCE_JIT", mode == "xla")
+    graph = mode != "eager"
+    plain, fused = _pair(cell, layers, skip)
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.normal(size=(3, 7, 6)))
+    init = [tf.constant(rng.normal(size=(3, 5))) for _ in range(layers * plain.states_per_layer)]
+    expected, got = _outputs_and_gradients(plain, x, init), _outputs_and_gradients(fused, x, init, graph)
+    for a, b in zip(tf.nest.flatten(expected), tf.nest.flatten(got)):
+        assert b.dtype == tf.float64
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_fused_recurrence_float32_within_accumulation_error(cell):
+    plain, fused = _pair(cell, 2, frame=FRAME, units=8)
+    x = tf.constant(np.random.default_rng(2).normal(size=(3, 6, FRAME)).astype("float32"))
+    init = [tf.zeros((3, 8))] * (2 * plain.states_per_layer)
+    expected, got = _outputs_and_gradients(plain, x, init), _outputs_and_gradients(fused, x, init, graph=True)
+    # Both sum the same products in different orders: each dot product of n terms may differ by
+    # ~n * eps * sum|terms|, and the recurrence carries that through every step (values are O(1)).
+    n = FRAME + 8
+    bound = n * x.shape[1] * np.finfo(np.float32).eps
+    for a, b in zip(tf.nest.flatten(expected), tf.nest.flatten(got)):
+        scale = max(1.0, float(np.abs(a.numpy()).max()))
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=0, atol=bound * scale)
+
+
+def test_the_gpu_check_picks_keras_layers(frames, monkeypatch):
+    """With a GPU visible, "auto" runs Keras' own layers (cuDNN); without, the fused path."""
+    calls = {"fused": 0, "keras": 0}
+    fused_recurrence = models.recurrence
+    keras_call = keras.layers.GRU.call
+
+    def spy_fused(*args):
+        calls["fused"] += 1
+        return fused_recurrence(*args)
+
+    def spy_keras(self, *args, **kwargs):
+        calls["keras"] += 1
+        return keras_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(models, "recurrence", spy_fused)
+    monkeypatch.setattr(keras.layers.GRU, "call", spy_keras)
+    model = FrameGRU(frame_length=FRAME, units=4, layers=2)
+    monkeypatch.setattr(models, "gpu_visible", lambda: True)
+    assert not model.uses_fused_recurrence()
+    on_gpu = np.asarray(model(frames))
+    assert calls == {"fused": 0, "keras": 2}
+    monkeypatch.setattr(models, "gpu_visible", lambda: False)
+    assert model.uses_fused_recurrence()
+    on_cpu = np.asarray(model(frames))
+    assert calls == {"fused": 2, "keras": 2}
+    np.testing.assert_allclose(on_cpu, on_gpu, atol=1e-5)
+    assert FrameGRU(frame_length=FRAME, recurrence="keras").uses_fused_recurrence() is False
+    with pytest.raises(ValueError, match="recurrence"):
+        FrameGRU(frame_length=FRAME, recurrence="cudnn")
+
+
+def test_gpu_visible_asks_tensorflow(monkeypatch):
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: ["gpu0"] if kind == "GPU" else [])
+    assert models.gpu_visible()
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    assert not models.gpu_visible()
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("fmt", ["weights.h5", "keras"])  # run folders' generator checkpoints; saved models
+def test_checkpoints_saved_before_the_fused_path_load_unchanged(cell, fmt):
+    """tests/data/head_checkpoints was written by the Keras-layer code (commit 25f36c9, make.py there)."""
+    expected = np.load(HEAD_CHECKPOINTS / "expected.npz")
+    if fmt == "keras":
+        model = keras.models.load_model(HEAD_CHECKPOINTS / f"{cell}.keras")
+        assert model.noise_dim == 0 and model.recurrence == "auto"
+    else:
+        model = FrameGRU(frame_length=12, units=4, layers=2, cell=cell, name="frame_gru")
+        model.build((None, None, 12))
+        model.load_weights(HEAD_CHECKPOINTS / f"{cell}.weights.h5")
+    assert model.uses_fused_recurrence()
+    preds, states = model.call_with_states(expected["frames"])
+    np.testing.assert_allclose(preds.numpy(), expected[f"{cell}_preds"], rtol=1e-5, atol=1e-6)
+    for i, state in enumerate(states):
+        np.testing.assert_allclose(state.numpy(), expected[f"{cell}_state{i}"], rtol=1e-5, atol=1e-6)
+
+
+def test_weights_keep_the_keras_layout_and_names():
+    model = FrameGRU(frame_length=FRAME, units=4, layers=2, recurrence="fused")
+    model.build((None, None, FRAME))
+    names = [v.path.split("/", 1)[1] for v in model.weights]  # without the model's own name
+    assert names == [
+        "gru_0/gru_cell/kernel", "gru_0/gru_cell/recurrent_kernel", "gru_0/gru_cell/bias",
+        "gru_1/gru_cell/kernel", "gru_1/gru_cell/recurrent_kernel", "gru_1/gru_cell/bias",
+        "head/kernel", "head/bias",
+    ]
