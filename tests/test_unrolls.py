@@ -1,0 +1,124 @@
+"""The training unrolls of objectives/base.py: folded feedback equals the step-by-step unroll (float64), gradients included."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from advaudio.models import FrameGRU
+from advaudio.objectives import base
+
+FRAME, UNITS, BATCH, STEPS = 6, 5, 3, 5
+
+
+@pytest.fixture
+def float64():
+    previous, policy = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    yield
+    keras.config.set_floatx(previous)
+    keras.config.set_dtype_policy(policy)
+
+
+def model(cell, layers, skip=False, noise_dim=0):
+    keras.utils.set_random_seed(0)
+    m = FrameGRU(FRAME, UNITS, layers, cell=cell, skip_connections=skip, gate_bias=0.3, noise_dim=noise_dim)
+    m.build((None, None, FRAME))
+    for i, v in enumerate(m.weights):  # non-trivial values everywhere, biases included
+        v.assign(np.random.default_rng(i).normal(scale=0.5, size=v.shape))
+    return m
+
+
+def value_and_gradients(generator, fn, extra):
+    """fn() -> predictions; returns (predictions, d sum(sin(preds)) / d (weights + extra))."""
+    with tf.GradientTape() as tape:
+        tape.watch(extra)
+        preds = fn()
+        loss = tf.reduce_sum(tf.sin(preds))
+    return [preds] + tape.gradient(loss, generator.trainable_variables + extra)
+
+
+def assert_all_close(got, expected, tol):
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected):
+        assert a is not None and b is not None
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=tol, atol=tol)
+
+
+CASES = [("gru", 1, 0), ("gru", 2, 0), ("gru", 3, 2), ("lstm", 1, 2), ("lstm", 2, 0), ("lstm", 3, 0)]
+
+
+@pytest.mark.parametrize("cell,layers,noise_dim", CASES)
+def test_folded_free_run_equals_step_by_step(float64, cell, layers, noise_dim):
+    g = model(cell, layers, noise_dim=noise_dim)
+    rng = np.random.default_rng(1)
+    first = tf.constant(rng.normal(size=(BATCH, FRAME)))
+    states = [tf.constant(rng.normal(size=(BATCH, UNITS))) for _ in range(layers * g.states_per_layer)]
+    noise = tf.constant(rng.normal(size=(BATCH, STEPS, noise_dim))) if noise_dim else None
+    extra = [first] + states
+    folded = value_and_gradients(g, lambda: base.free_run(g, first, states, STEPS, noise=noise), extra)
+    plain = value_and_gradients(g, lambda: base.free_run(g, first, states, STEPS, noise=noise, fold=False), extra)
+    assert_all_close(folded, plain, 1e-11)
+    # The reference itself: step() fed its own predictions.
+    frame, s, preds = first, states, []
+    for k in range(STEPS):
+        frame, s = g.step(frame, s, noise=None if noise is None else noise[:, k])
+        preds.append(frame)
+    np.testing.assert_allclose(folded[0].numpy(), tf.stack(preds, 1).numpy(), rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("cell,layers,noise_dim", CASES)
+def test_folded_scheduled_sampling_equals_step_by_step(float64, cell, layers, noise_dim):
+    g = model(cell, layers, noise_dim=noise_dim)
+    rng = np.random.default_rng(2)
+    inputs = tf.constant(rng.normal(size=(BATCH, STEPS, FRAME)))
+    mask = tf.constant(rng.random((BATCH, STEPS)) < 0.5)
+    noise = tf.constant(rng.normal(size=(BATCH, STEPS, noise_dim))) if noise_dim else None
+    folded = value_and_gradients(g, lambda: base.scheduled_sampling_unroll(g, inputs, mask, noise=noise), [inputs])
+    plain = value_and_gradients(
+        g, lambda: base.scheduled_sampling_unroll(g, inputs, mask, noise=noise, fold=False), [inputs]
+    )
+    assert_all_close(folded, plain, 1e-11)
+    # Hand reference: the true frame where the mask is False, the previous prediction where True.
+    s, previous, preds = g.initial_states(BATCH), None, []
+    for t in range(STEPS):
+        frame = inputs[:, t] if t == 0 else tf.where(mask[:, t, None], previous, inputs[:, t])
+        previous, s = g.step(frame, s, noise=None if noise is None else noise[:, t])
+        preds.append(previous)
+    np.testing.assert_allclose(folded[0].numpy(), tf.stack(preds, 1).numpy(), rtol=1e-11, atol=1e-11)
+    never = base.scheduled_sampling_unroll(g, inputs, tf.zeros_like(mask), noise=noise)
+    np.testing.assert_allclose(never.numpy(), g(inputs, noise=noise).numpy(), rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_folded_unrolls_compile_and_match_in_float32(cell):
+    """The traced (training) path in float32: sums in a different order, so a float32 tolerance
+    derived from the products' lengths (frame_length + units terms, carried over STEPS steps)."""
+    g = model(cell, 2)
+    g_plain = model(cell, 2)
+    rng = np.random.default_rng(3)
+    inputs = tf.constant(rng.normal(size=(BATCH, STEPS, FRAME)).astype("float32"))
+    mask = tf.constant(rng.random((BATCH, STEPS)) < 0.5)
+    folded = tf.function(lambda: base.scheduled_sampling_unroll(g, inputs, mask))()
+    plain = base.scheduled_sampling_unroll(g_plain, inputs, mask, fold=False)
+    bound = (FRAME + UNITS) * STEPS * np.finfo(np.float32).eps * max(1.0, float(np.abs(plain).max()))
+    np.testing.assert_allclose(folded.numpy(), plain.numpy(), rtol=0, atol=bound)
+
+
+def test_skip_connections_fall_back_to_step_by_step(float64):
+    g = model("gru", 2, skip=True)
+    assert not g.foldable
+    rng = np.random.default_rng(4)
+    first = tf.constant(rng.normal(size=(BATCH, FRAME)))
+    states = g.initial_states(BATCH)
+    np.testing.assert_array_equal(
+        base.free_run(g, first, states, STEPS).numpy(), base.free_run(g, first, states, STEPS, fold=False).numpy()
+    )
+    inputs = tf.constant(rng.normal(size=(BATCH, STEPS, FRAME)))
+    mask = tf.constant(rng.random((BATCH, STEPS)) < 0.5)
+    np.testing.assert_array_equal(
+        base.scheduled_sampling_unroll(g, inputs, mask).numpy(),
+        base.scheduled_sampling_unroll(g, inputs, mask, fold=False).numpy(),
+    )
+    with pytest.raises(ValueError, match="cannot fold"):
+        base.free_run(g, first, states, STEPS, fold=True)
