@@ -61,6 +61,8 @@ class Model:
     units: int = 256
     skip_connections: bool = False
     gate_bias: float = 0.0  # initial bias of the update (GRU) / forget (LSTM) gate
+    encoder: Any = "none"  # what the recurrent stack reads: none (the raw frame), stft_conv, a registered name
+    encoder_params: dict = field(default_factory=dict)  # kwargs of the encoder's builder (advaudio/encoders.py)
     noise_dim: int = 0  # fresh N(0, 1) values per frame concatenated to the input; 0: deterministic
 
 
@@ -595,7 +597,7 @@ def _problem_lines(err: Exception, prefix: str = "") -> list[str]:
 
 # Sections owned by a feature module are checked by that module: (module, function(experiment) -> list of
 # problem lines, or raising ValueError). `validate` runs them, then the checks users add to CONFIG_CHECKS.
-FEATURE_CHECKS = (("advaudio.revision", "check_config"),)
+FEATURE_CHECKS = (("advaudio.revision", "check_config"), ("advaudio.encoders", "check_config"))
 
 
 def _registry_problems(cfg: Experiment) -> list[str]:

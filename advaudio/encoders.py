@@ -155,3 +155,19 @@ def build_encoder(name, frame_length: int, params: dict | None = None):
     encoder = ENCODERS.build(name, frame_length, **(params or {}))
     encoder.build((None, frame_length))
     return encoder
+
+
+def check_config(experiment) -> list[str]:
+    """`model.encoder` and `model.encoder_params` (one of config.validate's feature checks): the name is
+    registered and its builder accepts the parameters for this frame length."""
+    model = experiment.model
+    if model.encoder == NONE:
+        return [f"model.encoder_params={model.encoder_params!r} given but model.encoder is 'none'"] \
+            if model.encoder_params else []
+    try:
+        ENCODERS.build(model.encoder, experiment.data.frame_length, **model.encoder_params)  # no weights yet
+    except KeyError as err:
+        return [f"model.encoder: {err.args[0]} (or 'none')"]
+    except (TypeError, ValueError) as err:
+        return [f"model.encoder={model.encoder!r}, model.encoder_params={model.encoder_params!r}: {err}"]
+    return []

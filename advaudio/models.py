@@ -340,6 +340,10 @@ class FrameGRU(keras.Model):
         noise_dim: width of a fresh standard-normal vector concatenated to
             every input frame before the first recurrent layer (a stochastic
             generator); 0 (default) is the deterministic model.
+        encoder: None (default: the recurrent stack reads the raw frame), or
+            a layer `[..., frame_length] -> [..., output_dim]` applied to every
+            input frame first (advaudio/encoders.py; noise is concatenated
+            after it). A model with an encoder is not `foldable`.
         recurrence: how the sequence call runs the recurrent layers: "fused"
             (each layer's input projection for the whole sequence as one
             matrix product, then the recurrence), "keras" (Keras' layers) or
@@ -379,6 +383,7 @@ class FrameGRU(keras.Model):
         gate_bias: float = 0.0,
         noise_dim: int = 0,
         recurrence: str = "auto",
+        encoder=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -398,6 +403,7 @@ class FrameGRU(keras.Model):
         self.gate_bias = gate_bias
         self.noise_dim = int(noise_dim)
         self.recurrence = recurrence
+        self.encoder = keras.saving.deserialize_keras_object(encoder) if isinstance(encoder, dict) else encoder
         self.recurrent_layers = [
             CELLS[cell](
                 units,
@@ -426,7 +432,10 @@ class FrameGRU(keras.Model):
 
     def build(self, input_shape):
         shape = tuple(input_shape)
-        shape = shape[:-1] + (self.frame_length + self.noise_dim,)
+        if self.encoder is not None and not self.encoder.built:
+            self.encoder.build(shape[:-1] + (self.frame_length,))
+        width = self.frame_length if self.encoder is None else self.encoder.output_dim
+        shape = shape[:-1] + (width + self.noise_dim,)
         for layer in self.recurrent_layers:
             layer.build(shape)
             shape = shape[:-1] + (self.units,)
@@ -443,7 +452,10 @@ class FrameGRU(keras.Model):
         )
 
     def _noisy_input(self, frames, noise):
-        """`[..., frame_length]` -> `[..., frame_length + noise_dim]` (noise None: zeros)."""
+        """`[..., frame_length]` -> `[..., frame_length + noise_dim]` (noise None: zeros); with an
+        encoder, `[..., encoder.output_dim + noise_dim]`."""
+        if self.encoder is not None:
+            frames = self.encoder(frames)
         if not self.noise_dim:
             if noise is not None and noise.shape[-1] not in (0, None):
                 raise ValueError(f"this model has noise_dim=0 but got noise of width {noise.shape[-1]}")
@@ -570,6 +582,7 @@ class FrameGRU(keras.Model):
         the head sees only the top layer and is affine (no skip connections)."""
         return (
             not self.skip_connections
+            and self.encoder is None
             and self.head.activation in (None, keras.activations.linear)
             and self.head.use_bias
             and all(getattr(cell, "reset_after", True) for cell in self.cells)
@@ -693,6 +706,7 @@ class FrameGRU(keras.Model):
             gate_bias=self.gate_bias,
             noise_dim=self.noise_dim,
             recurrence=self.recurrence,
+            encoder=None if self.encoder is None else keras.saving.serialize_keras_object(self.encoder),
         )
         return config
 
@@ -731,6 +745,8 @@ class _GateBias(keras.initializers.Initializer):
 
 def build_generator(model_cfg, data_cfg) -> FrameGRU:
     """Builds an (unbuilt-weights-initialised) FrameGRU from the config sections."""
+    from advaudio.encoders import build_encoder  # model.encoder (advaudio/encoders.py)
+
     model = FrameGRU(
         frame_length=data_cfg.frame_length,
         units=model_cfg.units,
@@ -739,6 +755,7 @@ def build_generator(model_cfg, data_cfg) -> FrameGRU:
         skip_connections=model_cfg.skip_connections,
         gate_bias=model_cfg.gate_bias,
         noise_dim=model_cfg.noise_dim,
+        encoder=build_encoder(model_cfg.encoder, data_cfg.frame_length, model_cfg.encoder_params),
         name="frame_gru",
     )
     model.build((None, None, data_cfg.frame_length))
