@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 TINY = dict(frame_length=8, sequence_length=3, batch_size=4, units=4, steps=3, epochs=2)
 
-# One script, three uses: default strategy, mirrored on 2 logical CPUs, one worker of two.
+# One script, three uses: default strategy, mirrored on 2 logical CPUs, one worker of two. In float64: the
+# set-ups sum gradients in different orders (per replica, then across replicas), which in float32 differs by
+# rounding that training amplifies; in float64 the rounding is ~1e-16, so the tolerance below stays tight.
 SCRIPT = textwrap.dedent(
     """
     import json, os, sys
@@ -33,6 +35,8 @@ SCRIPT = textwrap.dedent(
     from advaudio.objectives import build_trainer
 
     kind, out = sys.argv[1], sys.argv[2]
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
     cfg = C.Experiment()
     cfg.data.frame_length, cfg.data.sequence_length, cfg.data.batch_size = {frame_length}, {sequence_length}, {batch_size}
     cfg.model.units = {units}
@@ -40,7 +44,7 @@ SCRIPT = textwrap.dedent(
     cfg.train.distribute = "mirrored" if kind == "mirrored_both" else kind
     strategy = training.make_strategy(cfg.train)
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((64, {sequence_length}, {frame_length})).astype("float32")
+    x = rng.standard_normal((64, {sequence_length}, {frame_length}))  # float64
     y = np.roll(x, -1, axis=1) * 0.5
 
     def make(epoch):
@@ -56,6 +60,7 @@ SCRIPT = textwrap.dedent(
             trainer = build_trainer(cfg, gen)
         history = training.Loop(trainer, strat).fit(make, valid, epochs={epochs}, steps_per_epoch={steps}, verbose=0)
         results[name] = {{"history": history, "weights": [np.asarray(w).tolist() for w in gen.get_weights()],
+                          "dtypes": sorted({{str(np.asarray(w).dtype) for w in gen.get_weights()}}),
                           "replicas": strat.num_replicas_in_sync}}
     if training.is_chief(strategy):
         with open(out, "w") as f:
@@ -73,14 +78,20 @@ def _run_script(tmp_path, kind, env_extra=None, out_name="out.json"):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+# float64 rounding (2**-53 ~ 1.1e-16) accumulated over a few hundred operations per step and 6 steps stays far
+# below this; float32 rounding (2**-24 ~ 6e-8) alone would not.
+RTOL, ATOL = 1e-10, 1e-12
+
+
 def _assert_same_training(a, b):
+    assert a["dtypes"] == b["dtypes"] == ["float64"]
     assert len(a["history"]) == len(b["history"]) == TINY["epochs"]
     for ra, rb in zip(a["history"], b["history"]):
         assert ra.keys() == rb.keys()
         for key in ra:
-            assert ra[key] == pytest.approx(rb[key], rel=1e-5, abs=1e-6), key
+            assert ra[key] == pytest.approx(rb[key], rel=RTOL, abs=ATOL), key
     for wa, wb in zip(a["weights"], b["weights"]):
-        np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(wa, wb, rtol=RTOL, atol=ATOL)
 
 
 @pytest.fixture(scope="module")
