@@ -535,8 +535,7 @@ def _model_problems(cfg: Experiment) -> list[str]:
 
     problems = [p for p in (_choice("model.cell", cfg.model.cell, sorted(CELLS)),) if p]
     problems += _at_least(cfg, ["model.layers", "model.units"], 1)
-    if hasattr(cfg.model, "noise_dim"):
-        problems += _at_least(cfg, ["model.noise_dim"], 0)
+    problems += _at_least(cfg, ["model.noise_dim"], 0)
     if not math.isfinite(cfg.model.gate_bias):
         problems.append(f"model.gate_bias={cfg.model.gate_bias!r} must be a finite number")
     return problems
@@ -569,6 +568,8 @@ def _generate_problems(cfg: Experiment) -> list[str]:
     problems = _at_least(cfg, ["generate.seconds"], 0, strict=True)
     problems += _at_least(cfg, ["generate.count", "generate.seed_frames"], 1)
     problems += _at_least(cfg, ["generate.dither"], 0)
+    if cfg.model.noise_dim > 0:  # the temperature scales the model's noise input
+        problems += _at_least(cfg, ["generate.temperature"], 0)
     problems += [p for p in (_choice("generate.window", gen.window, WINDOWS),
                              _choice("generate.feedback", gen.feedback, FEEDBACKS)) if p]
     if gen.stitch != "auto" and gen.stitch not in STITCHERS:

@@ -51,6 +51,8 @@ CASES = [
     ("model.skip_connections", ["model.skip_connections=1"], "expected True or False"),
     ("model.gate_bias", ["model.gate_bias=1e999"], "model.gate_bias=inf must be a finite number"),
     ("model.noise_dim", ["model.noise_dim=-1"], "model.noise_dim=-1 must be >= 0"),
+    ("model.encoder", ["model.encoder=stft_con"], "Did you mean 'stft_conv'?"),
+    ("model.encoder_params", ["model.encoder_params={'bins': 3}"], "given but model.encoder is 'none'"),
     ("objective.name", ["objective.name=gan_denose"], "Did you mean 'gan_denoise'? Valid objectives: gan_denoise, mse"),
     ("objective.loss_weights", ["objective.loss_weights={'rec/ms': 1.0, 'adv/gen': 1.0}"],
      "'rec/ms' is not a term objective 'gan_denoise' can use. Did you mean 'rec/mse'?"),
@@ -123,13 +125,14 @@ CASES = [
     ("generate.subtype", ["generate.format=flac", "generate.subtype=FLOAT"], "cannot be written as FLAC"),
     ("generate.loudness", ["generate.loudness=lufs"], "generate.loudness='lufs' is not one of ('none', 'peak', 'rms')"),
     ("generate.sample_seed", ["generate.sample_seed=-1"], "generate.sample_seed=-1 must be >= 0"),
+    ("generate.temperature", ["model.noise_dim=2", "generate.temperature=-1"], "generate.temperature=-1.0 must be >= 0"),
     ("generate.revision", ["generate.revision=bidirectonal"], "Did you mean 'bidirectional'?"),
     ("generate.revision_params", ["generate.revision_params=3"], "expected a dict"),
     ("generate.revision_window", [REVISION, "generate.revision_window=0"], "generate.revision_window must be >= 1"),
     ("generate.revision_hop", [REVISION, "generate.revision_hop=100"], "1 <= generate.revision_hop <= revision_window"),
     ("revise.from_run", ["revise.from_run=3"], "revise.from_run: 3 is not a string or None"),
     ("revise.from_run", ["revise.from_run=/no/such/run"], "generate.revision is 'none'"),
-    ("revise.checkpoint", [f"revise.from_run={ROOT / 'experiments'}", "revise.checkpoint=bst"],
+    ("revise.checkpoint", [REVISION, "revise.from_run={run}", "revise.checkpoint=bst"],
      "revise.checkpoint='bst': checkpoint must be 'best', 'last' or an epoch number"),
     ("revise.loss_weights", [REVISION, "revise.loss_weights={'adv/gen': 1.0}"], "has no discriminator"),
     ("revise.epochs", [REVISION, "revise.epochs=0"], "revise.epochs must be >= 1, got 0"),
@@ -155,9 +158,18 @@ def set_args(overrides):
     return [arg for assignment in overrides for arg in ("--set", assignment)]
 
 
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A run folder with a config and no checkpoints (a source for revise.from_run)."""
+    run = tmp_path_factory.mktemp("source_run")
+    C.save_json(C.Experiment(), run / "config.json")
+    return run
+
+
 @pytest.mark.parametrize("key, overrides, message", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_bad_value_stops_the_run_before_any_work(key, overrides, message, tmp_path, capsys):
+def test_bad_value_stops_the_run_before_any_work(key, overrides, message, tmp_path, capsys, finished_run):
     out = tmp_path / "runs"
+    overrides = [o.replace("{run}", str(finished_run)) for o in overrides]
     code = run_lib.main([GAN, *set_args(overrides), "--out", str(out)])
     captured = capsys.readouterr()
     assert code == 2, captured

@@ -218,12 +218,34 @@ def test_scheduled_sampling_with_p_one_feeds_back_every_step(generator, batch):
     )
 
 
-def test_scheduled_sampling_mask_rate_follows_p(generator):
-    trainer = trainer_for(tiny_experiment(regime="scheduled_sampling", sampling_probability=0.3), generator)
-    seed = trainer._stateless_seed(0)
-    mask = tf.random.stateless_uniform([200, 50], seed=seed) < 0.3
-    assert 0.27 < float(tf.reduce_mean(tf.cast(mask, tf.float32))) < 0.33
-    np.testing.assert_array_equal(seed.numpy(), trainer._stateless_seed(0).numpy())  # reproducible within a step
+def fed_back_positions(generator, inputs, preds, atol=1e-4):
+    """`[batch, steps]` bool: where the generator was fed its own previous prediction instead of the
+    true frame, recovered from the predictions it made (at each step exactly one of the two inputs
+    reproduces the prediction)."""
+    inputs, preds = np.asarray(inputs), np.asarray(preds)
+    fed = np.zeros(inputs.shape[:2], bool)
+    pred, states = generator.step(inputs[:, 0], generator.initial_states(inputs.shape[0]))
+    for t in range(1, inputs.shape[1]):
+        from_true, states_true = generator.step(inputs[:, t], states)
+        from_own, states_own = generator.step(preds[:, t - 1], states)
+        error_true = np.abs(np.asarray(from_true) - preds[:, t]).max(axis=1)
+        error_own = np.abs(np.asarray(from_own) - preds[:, t]).max(axis=1)
+        assert np.all(np.minimum(error_true, error_own) < atol), "neither input reproduces the prediction"
+        fed[:, t] = error_own < error_true
+        states = [tf.where(fed[:, t, None], own, true) for own, true in zip(states_own, states_true)]
+    return fed
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3, 0.8, 1.0])
+def test_scheduled_sampling_frames_feed_back_at_rate_p(generator, p):
+    trainer = trainer_for(tiny_experiment(regime="scheduled_sampling", sampling_probability=p), generator)
+    inputs = tf.constant(np.random.default_rng(1).normal(size=(64, STEPS, FRAME)).astype(np.float32))
+    preds = trainer.scheduled_sampling_frames(inputs, tf.constant(p), training=False)
+    fed = fed_back_positions(trainer.generator, inputs, preds)[:, 1:]  # step 0 has nothing to feed back
+    n = fed.size  # 64 * 5 independent draws: the rate is within 4 binomial standard deviations of p
+    assert abs(fed.mean() - p) <= 4 * np.sqrt(p * (1 - p) / n)  # exact for p = 0 and p = 1
+    again = trainer.scheduled_sampling_frames(inputs, tf.constant(p), training=False)
+    np.testing.assert_array_equal(np.asarray(again), np.asarray(preds))  # the same draws within a step
 
 
 def test_sampling_schedules_hand_values():
