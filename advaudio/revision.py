@@ -351,8 +351,8 @@ def rollout_windows(generator, signal: np.ndarray, experiment: config_lib.Experi
     """The generator's own rollouts from true prefixes and the real continuations they stand for.
 
     At `count` random positions of `signal`, `revise.prefix_frames` true frames
-    seed `advaudio.generation.rollout_frames` (with the run's feedback, window
-    and dither: exactly how generation rolls out), which predicts W =
+    seed `advaudio.generation.rollout_frames` (with the run's feedback, window,
+    dither and temperature: exactly how generation rolls out), which predicts W =
     `generate.revision_window` frames.
 
     Returns:
@@ -371,7 +371,7 @@ def rollout_windows(generator, signal: np.ndarray, experiment: config_lib.Experi
         frames = generation.seed_frames_at(signal, chunk, prefix + window, data.frame_length, hop)
         rollouts.append(generation.rollout_frames(
             generator, frames[:, :prefix], window, hop, feedback=gen.feedback, window=gen.window,
-            dither=gen.dither, seed=seed + i,
+            dither=gen.dither, seed=seed + i, temperature=gen.temperature,
         ))
         targets.append(frames[:, prefix:])
     return np.concatenate(rollouts), np.concatenate(targets)

@@ -242,6 +242,65 @@ def test_adopt_source_run_takes_its_data_and_model(tmp_path):
         revision.adopt_source_run(cfg, [])
 
 
+def data_experiment():
+    cfg = tiny_experiment()
+    cfg.generate.revision, cfg.generate.revision_window = "bidirectional", 4
+    cfg.revise.prefix_frames, cfg.revise.noise_std, cfg.revise.clicks_per_frame = 3, 0.0, 0.0
+    cfg.data.batch_size = 2
+    return cfg
+
+
+def test_rollout_windows_are_the_generators_rollouts_and_the_real_continuation(gru):
+    from advaudio.generation import choose_seed_positions, rollout_frames
+
+    cfg = data_experiment()
+    signal = np.random.default_rng(12).normal(size=3000).astype(np.float32)
+    rollouts, targets = revision.rollout_windows(gru, signal, cfg, count=3, seed=5)
+    assert rollouts.shape == targets.shape == (3, 4, F)
+    positions = choose_seed_positions(len(signal), 3, (3 + 4) * F, 5)
+    for i, p in enumerate(positions):
+        np.testing.assert_array_equal(targets[i], signal[p + 3 * F : p + 7 * F].reshape(4, F))
+        seed = signal[p : p + 3 * F].reshape(1, 3, F)
+        np.testing.assert_allclose(rollouts[i], rollout_frames(gru, seed, 4, F, seed=5)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_degraded_real_windows_are_real_audio_plus_noise_and_clicks():
+    cfg = data_experiment()
+    cfg.data.frame_hop = F // 2  # overlapping frames come from one degraded signal
+    signal = np.arange(4000, dtype=np.float32)  # every window says where it was cut
+    pairs = list(revision.degraded_real_dataset(signal, cfg, seed=3, count=4).as_numpy_iterator())
+    for degraded, clean in pairs:
+        assert clean.shape == degraded.shape == (4, F)
+        start = clean[0, 0]
+        expected = start + np.arange(4)[:, None] * (F // 2) + np.arange(F)[None, :]
+        np.testing.assert_array_equal(clean, expected)
+        np.testing.assert_array_equal(degraded, clean)  # no noise, no clicks configured
+    assert len({float(c[0, 0]) for _, c in pairs}) > 1  # random positions
+    cfg.revise.noise_std, cfg.revise.clicks_per_frame, cfg.revise.click_amplitude = 0.0, 2.0, 5.0
+    again = list(revision.degraded_real_dataset(signal, cfg, seed=3, count=4).as_numpy_iterator())
+    diffs = np.concatenate([(d - c).ravel() for d, c in again])
+    assert set(np.unique(np.abs(diffs))) <= {0.0, 5.0} and np.any(diffs != 0)
+    np.testing.assert_array_equal(again[0][0], list(revision.degraded_real_dataset(
+        signal, cfg, seed=3, count=1).as_numpy_iterator())[0][0])  # reproducible
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_training_batches_mix_rollouts_and_degraded_audio(gru, share):
+    cfg = data_experiment()
+    cfg.revise.rollout_share, cfg.revise.rollouts = share, 4
+    signal = np.random.default_rng(13).normal(size=3000).astype(np.float32)
+    revision._POOLS.clear()
+    degraded, clean = next(iter(revision.training_dataset(gru, signal, cfg, epoch=0)))
+    assert degraded.shape == clean.shape == (2, 4, F)
+    pool_rollouts, pool_targets = revision._pool(gru, signal, cfg)
+    from_pool = [any(np.array_equal(c, t) for t in pool_targets) for c in clean.numpy()]
+    assert all(from_pool) if share == 1.0 else not any(from_pool)
+    if share == 1.0:  # a rollout is paired with its own continuation
+        for d, c in zip(degraded.numpy(), clean.numpy()):
+            k = next(k for k, t in enumerate(pool_targets) if np.array_equal(c, t))
+            np.testing.assert_array_equal(d, pool_rollouts[k])
+
+
 # --------------------------------------------------------------------------- training and repair
 
 RF, RW = 32, 8  # frames of 32 samples, windows of 8 frames in the repair test
