@@ -2,9 +2,11 @@
 
 Layout (the run-folder contract): `checkpoints/generator-epoch0003.weights.h5`
 every epoch (the last `keep_last` kept), `checkpoints/generator-best.weights.h5`
-(best validation loss) and `checkpoints/index.json`:
-`{"best": {"epoch", "val_loss", "path", "step", "eligible"}, "epochs": [{"epoch", "path", "step", "val_loss", "eligible"}, ...]}`
-with paths relative to the run folder.
+(best by `train.best_by`: validation loss by default, or a gen/* value of the
+generation check) and `checkpoints/index.json`:
+`{"best": {"epoch", "val_loss", "path", "step", "eligible", "best_by", "score"}, "epochs": [{"epoch", "path", "step",
+"val_loss", "eligible", "best_by", "score"}, ...]}` with paths relative to the run folder; `score` is the value of
+`best_by` that epoch.
 """
 from __future__ import annotations
 
@@ -37,28 +39,41 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _is_better(val_loss: float | None, best: dict | None, eligible: bool = True) -> bool:
-    """Whether this epoch replaces `best`.
+def _badness(best_by: str, value: float | None) -> float | None:
+    """`value` of `best_by` as a distance from ideal (lower is better; generation_check.DIRECTIONS)."""
+    if value is None:
+        return None
+    from advaudio.evaluation.generation_check import badness
+
+    return badness(best_by, value)
+
+
+def _is_better(val_loss: float | None, best: dict | None, eligible: bool = True, best_by: str = "val_loss") -> bool:
+    """Whether this epoch, whose `best_by` value is `val_loss`, replaces `best`.
 
     An eligible epoch always beats an ineligible best, and an ineligible one
     never beats an eligible best (e.g. the GAN's reconstruction-only warm-up
     is not the GAN, however low its validation loss). Otherwise None (no
-    validation) makes the latest epoch the best; NaN is never best.
+    validation) makes the latest epoch the best; NaN is never best, except
+    that some epoch must be: a NaN epoch replaces a NaN best (the latest).
+    "Better" follows `best_by`'s direction: lower, closer to 1 (ratios) or to 0.
     """
+    score = _badness(best_by, val_loss)
+    previous = None if best is None else _badness(best_by, best.get("score", best.get("val_loss")))
     best_eligible = best is not None and best.get("eligible", True)
     if best is not None and eligible != best_eligible:
-        return eligible and (val_loss is None or math.isfinite(val_loss))
-    if val_loss is None:
+        return eligible and (score is None or math.isfinite(score))
+    if score is None:
         return True
-    if not math.isfinite(val_loss):
-        return False
-    if best is None or best.get("val_loss") is None or not math.isfinite(best["val_loss"]):
+    if not math.isfinite(score):
+        return best is None or (previous is not None and not math.isfinite(previous))
+    if best is None or previous is None or not math.isfinite(previous):
         return True
-    return val_loss < best["val_loss"]
+    return score < previous
 
 
 def save_generator_checkpoint(run_dir, generator, epoch: int, step: int, val_loss: float | None, keep_last: int,
-                              eligible: bool = True) -> dict:
+                              eligible: bool = True, best_by: str = "val_loss", score: float | None = None) -> dict:
     """Writes this epoch's generator weights, updates index.json, prunes old epochs.
 
     Args:
@@ -72,6 +87,9 @@ def save_generator_checkpoint(run_dir, generator, epoch: int, step: int, val_los
         eligible: whether this epoch trained the whole objective
             (`FrameTrainer.counts_for_best`); "best" is the best eligible
             epoch, or the best of the others while there is none.
+        best_by: what "best" means: "val_loss", or a gen/* key of the generation
+            check (`generation_check.DIRECTIONS` gives its direction).
+        score: this epoch's value of `best_by` (ignored for "val_loss").
     Returns:
         The updated index.
     """
@@ -84,16 +102,22 @@ def save_generator_checkpoint(run_dir, generator, epoch: int, step: int, val_los
 
     index = read_index(run_dir)
     val = None if val_loss is None else float(val_loss)
+    chosen = val if best_by == "val_loss" else (None if score is None else float(score))
+    if best_by != "val_loss" and chosen is None:
+        raise ValueError(f"train.best_by={best_by!r} needs this epoch's score; the generation check gave none")
     entry = {"epoch": int(epoch), "path": f"{CHECKPOINT_DIR}/{name}", "step": int(step), "val_loss": val,
-             "eligible": bool(eligible)}
+             "eligible": bool(eligible), "best_by": best_by, "score": chosen}
     epochs = [e for e in index.get("epochs", []) if e["epoch"] != epoch] + [entry]
     epochs.sort(key=lambda e: e["epoch"])
-    if _is_better(val, index.get("best"), eligible):
+    best = index.get("best")
+    if best is not None and best.get("best_by", "val_loss") != best_by:
+        best = None  # a resumed run that changed train.best_by: judge from now on by the new choice
+    if _is_better(chosen, best, eligible, best_by):
         tmp_best = folder / ("tmp-" + BEST_FILE)
         shutil.copyfile(folder / name, tmp_best)
         os.replace(tmp_best, folder / BEST_FILE)
         index["best"] = {"epoch": int(epoch), "val_loss": val, "path": f"{CHECKPOINT_DIR}/{BEST_FILE}", "step": int(step),
-                         "eligible": bool(eligible)}
+                         "eligible": bool(eligible), "best_by": best_by, "score": chosen}
     keep = max(1, int(keep_last))
     for old in epochs[:-keep]:
         (Path(run_dir) / old["path"]).unlink(missing_ok=True)

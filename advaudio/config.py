@@ -115,6 +115,16 @@ class Objective:
 
 
 @dataclass
+class GenerationCheck:
+    """Every epoch, `count` sequences of `seconds` generated free-running from `seed_split` seeds and scored
+    against that split (advaudio/evaluation/generation_check.py); logged as gen/*. count=0 turns it off."""
+
+    seconds: float = 4.0
+    count: int = 2
+    seed_split: str = "valid"  # valid or test
+
+
+@dataclass
 class Train:
     """How long and how to train; the defaults train the default model on the
     default data in about ten minutes on 2 CPU cores (experiments compare step for step)."""
@@ -131,6 +141,8 @@ class Train:
     cpu_replicas: int = 2  # logical CPU devices for "mirrored" when there is no GPU
     keep_checkpoints: int = 3
     jit_compile: bool = False  # XLA slows GRU training on CPU
+    generation_check: GenerationCheck = field(default_factory=GenerationCheck)
+    best_by: str = "val_loss"  # val_loss or a gen/* metric or gen/composite (generation_check.DIRECTIONS)
 
 
 @dataclass
@@ -410,6 +422,7 @@ def smoke(cfg: Experiment) -> Experiment:
     if cfg.objective.stft.get("segment_frames") is not None:
         cfg.objective.stft = {**cfg.objective.stft, "segment_frames": None}
     cfg.generate.seconds = min(cfg.generate.seconds, 0.5)
+    cfg.train.generation_check.seconds = min(cfg.train.generation_check.seconds, 1.0)
     cfg.generate.seed_frames = min(cfg.generate.seed_frames, 2)
     cfg.generate.count = 1
     if cfg.generate.crossfade_length is not None:  # None: derived from the shrunken frame
@@ -556,7 +569,8 @@ def _train_problems(cfg: Experiment) -> list[str]:
         problems.append(f"train.distribute={train.distribute!r}: {STRATEGIES.unknown_message(train.distribute)}")
     elif train.distribute == "mirrored":
         problems += _at_least(cfg, ["train.cpu_replicas"], 1)
-    return problems
+    from advaudio.evaluation.generation_check import config_problems  # train.generation_check, train.best_by
+    return problems + config_problems(cfg)
 
 
 def _generate_problems(cfg: Experiment) -> list[str]:

@@ -214,9 +214,15 @@ def train(cfg, strategy, prepared, datasets, run_dir: Path, *, resume: bool, chi
     steps = cfg.train.steps_per_epoch or data_lib.num_examples(prepared.train, cfg.data) // cfg.data.batch_size
 
     make_train_dataset, valid_dataset = datasets
+    from advaudio.evaluation import generation_check
+
+    check = generation_check.GenerationCheck(cfg, prepared) if chief and generation_check.enabled(cfg) else None
+
     def on_epoch_saved(epoch: int, logs: dict) -> None:
         step = int(trainer.step_counter.numpy())
         if chief:
+            if check is not None:
+                logs.update(check.run(generator))  # gen/* columns: a few seconds generated and scored
             rows.append({"epoch": epoch, **logs})
             training.write_log(log_path, rows)
             plot_training_curves(rows, run_dir / "curves.png")
@@ -228,7 +234,7 @@ def train(cfg, strategy, prepared, datasets, run_dir: Path, *, resume: bool, chi
             checkpoints.save_generator_checkpoint(
                 run_dir, generator, epoch=epoch + 1, step=step,
                 val_loss=logs.get("val_loss", logs["loss"]), keep_last=cfg.train.keep_checkpoints,
-                eligible=trainer.counts_for_best(),
+                eligible=trainer.counts_for_best(), best_by=cfg.train.best_by, score=logs.get(cfg.train.best_by),
             )
         state.save(epoch + 1)  # last: a run killed before this replays the epoch
 

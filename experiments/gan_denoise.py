@@ -22,7 +22,7 @@ the same as  python -m advaudio.run experiments/gan_denoise.py --set objective.r
 Plain GAN (no noise negatives):
      python -m advaudio.run experiments/gan_denoise.py --set objective.adversarial.noisy_share=0.0 --set objective.adversarial.noise_share=0.0
 """
-from advaudio.config import Adversarial, Experiment, Objective
+from advaudio.config import Adversarial, Experiment, Objective, Train
 
 # MR-STFT reconstruction (Parallel WaveGAN's resolutions, objective.stft's defaults) plus both adversarial terms.
 LOSS_WEIGHTS = {"spec/sc": 1.0, "spec/logmag": 1.0, "adv/gen": 1.0, "adv/feat": 2.0}
@@ -39,6 +39,7 @@ def get_config() -> Experiment:
     # frames, noise negatives on (noisy 0-20 dB SNR and loudness-matched noise), D after 300 steps.
     return Experiment(
         name="gan_denoise",
+        train=Train(best_by="gen/composite"),  # best checkpoint by the per-epoch generation check, not val_loss
         objective=Objective(
             name="gan_denoise",
             loss_weights=LOSS_WEIGHTS,

@@ -29,7 +29,7 @@ def first_weight(generator):
     return generator.get_weights()[0].copy()
 
 
-def save_epochs(run_dir, experiment, val_losses, keep_last, eligible=None):
+def save_epochs(run_dir, experiment, val_losses, keep_last, eligible=None, best_by="val_loss", scores=None):
     """Saves one checkpoint per val loss with distinct weights; returns the weights saved per epoch."""
     config_lib.save_json(experiment, run_dir / "config.json")
     generator = build_generator(experiment.model, experiment.data)
@@ -37,7 +37,8 @@ def save_epochs(run_dir, experiment, val_losses, keep_last, eligible=None):
     for epoch, val in enumerate(val_losses, start=1):
         generator.set_weights([w + epoch for w in generator.get_weights()])
         save_generator_checkpoint(run_dir, generator, epoch=epoch, step=10 * epoch, val_loss=val, keep_last=keep_last,
-                                  eligible=True if eligible is None else eligible[epoch - 1])
+                                  eligible=True if eligible is None else eligible[epoch - 1], best_by=best_by,
+                                  score=None if scores is None else scores[epoch - 1])
         saved[epoch] = first_weight(generator)
     return saved
 
@@ -68,10 +69,10 @@ def test_best_last_and_pruning(tmp_path, experiment):
     assert (folder / "generator-epoch0003.weights.h5").is_file()
     index = json.loads((folder / "index.json").read_text())
     assert index["best"] == {"epoch": 2, "val_loss": 1.0, "path": "checkpoints/generator-best.weights.h5", "step": 20,
-                             "eligible": True}
+                             "eligible": True, "best_by": "val_loss", "score": 1.0}
     assert [e["epoch"] for e in index["epochs"]] == [2, 3]
     assert index["epochs"][-1] == {"epoch": 3, "path": "checkpoints/generator-epoch0003.weights.h5", "step": 30, "val_loss": 2.0,
-                                   "eligible": True}
+                                   "eligible": True, "best_by": "val_loss", "score": 2.0}
     assert not list(folder.glob("tmp-*")) and not list(folder.glob("*.tmp"))
 
     assert generator_weights_path(tmp_path, "best") == folder / "generator-best.weights.h5"
@@ -104,3 +105,37 @@ def test_without_validation_the_latest_is_best_and_nan_never_is(tmp_path, experi
     index = read_index(other)
     assert index["best"]["epoch"] == 3
     assert [e["epoch"] for e in index["epochs"]] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("best_by, scores, best_epoch", [
+    ("gen/seam_ratio", [2.0, 1.1, 0.8, 1.3], 2),  # closest to 1 on a log scale: |log 1.1| < |log 0.8| < |log 1.3|
+    ("gen/kid_mfcc", [0.5, 0.2, 0.3, -0.01], 4),  # lower is better (an unbiased estimate may dip below 0)
+    ("gen/level_drift_db", [-8.0, 3.0, -2.0, 5.0], 3),  # closest to 0 dB
+    ("gen/composite", [math.nan, 1.5, math.nan, 0.9], 4),  # NaN (silent output) is never best
+])
+def test_best_by_a_generation_metric_follows_its_direction(tmp_path, experiment, best_by, scores, best_epoch):
+    # The validation losses would choose epoch 1; best_by overrides them.
+    save_epochs(tmp_path, experiment, [0.1, 0.5, 0.6, 0.7], keep_last=4, best_by=best_by, scores=scores)
+    index = read_index(tmp_path)
+    assert index["best"]["epoch"] == best_epoch and index["best"]["best_by"] == best_by
+    assert index["best"]["score"] == scores[best_epoch - 1]
+    assert [e["score"] for e in index["epochs"]] == pytest.approx(scores, nan_ok=True)
+
+
+def test_some_epoch_is_best_even_when_every_score_is_nan(tmp_path, experiment):
+    save_epochs(tmp_path, experiment, [1.0, 1.0], keep_last=2, best_by="gen/composite", scores=[math.nan, math.nan])
+    assert read_index(tmp_path)["best"]["epoch"] == 2  # the latest, so generation has a checkpoint to load
+
+
+def test_best_by_a_generation_metric_needs_its_score(tmp_path, experiment):
+    with pytest.raises(ValueError, match="gen/mr_stft"):
+        save_epochs(tmp_path, experiment, [1.0], keep_last=1, best_by="gen/mr_stft", scores=[None])
+
+
+def test_a_resumed_run_that_changes_best_by_judges_by_the_new_choice(tmp_path, experiment):
+    save_epochs(tmp_path, experiment, [0.1, 0.2], keep_last=3)
+    generator = build_generator(experiment.model, experiment.data)
+    save_generator_checkpoint(tmp_path, generator, epoch=3, step=30, val_loss=0.9, keep_last=3,
+                              best_by="gen/mr_stft", score=2.0)
+    best = read_index(tmp_path)["best"]
+    assert best["epoch"] == 3 and best["best_by"] == "gen/mr_stft"

@@ -125,6 +125,10 @@ GAN_KEYS = ("adv/gen", "adv/feat", "d/loss", "d/acc_real", "d/acc_fake", "d/acc_
             "grad_norm/gen", "grad_norm/disc")
 
 
+GEN_KEYS = ("gen/frame_repetition", "gen/seam_ratio", "gen/flatness_ratio", "gen/pitch_ratio", "gen/onset_rate_ratio",
+            "gen/mr_stft", "gen/kid_mfcc", "gen/level_drift_db", "gen/composite")
+
+
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
 def test_experiment_runs_end_to_end(path, tmp_path, cache_dir):
     gan = C.load_experiment(path)[0].objective.name == "gan_denoise"
@@ -143,6 +147,12 @@ def test_experiment_runs_end_to_end(path, tmp_path, cache_dir):
         if not term.startswith("adv/"):
             assert f"val_{term}" in header, f"loss term {term} is not validated"
     assert list((run_dir / "samples").glob("sample_*.wav"))
+    # The generation check scored a few free-running seconds every epoch, and "best" follows train.best_by.
+    assert set(GEN_KEYS) <= set(header)
+    gen_rows = [dict(zip(header, row.split(","))) for row in rows[1:]]
+    assert all(0.0 < float(row["gen/mr_stft"]) < float("inf") for row in gen_rows)
+    index = json.loads((run_dir / "checkpoints" / "index.json").read_text())
+    assert index["best"]["best_by"] == cfg.train.best_by
     if cfg.objective.name == "gan_denoise":
         assert set(GAN_KEYS) <= set(header)
         state = tf.train.load_checkpoint(str(run_dir / "checkpoints" / "state"))
