@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import shutil
 from pathlib import Path
 
 import keras
@@ -32,8 +34,10 @@ REVISER_LOG = "reviser_log.csv"
 WINDOW_TAPER = "hann"  # strictly positive (stitching.synthesis_window): every frame gets weight
 MAX_WINDOWS_PER_CALL = 64  # windows revised per call of the network in generation (bounds memory)
 ROLLOUT_BATCH = 64  # rollouts computed per call when building the training pool
-# Salts of the stateless random streams (added to train.seed).
-POSITION_SALT, DEGRADE_SALT, ROLLOUT_SALT, MIX_SALT, VALID_SALT = 10, 11, 12, 13, 14
+# Salts of the stateless random streams (added to train.seed); each epoch's degraded windows are drawn
+# from seed + DEGRADE_SALT + EPOCH_SEED_STRIDE * (epoch + 1), far from the other streams' seeds.
+DEGRADE_SALT, ROLLOUT_SALT, MIX_SALT, VALID_SALT = 11, 12, 13, 14
+EPOCH_SEED_STRIDE = 1000
 
 
 @keras.saving.register_keras_serializable(package="advaudio")
@@ -336,11 +340,11 @@ def degraded_real_dataset(signal: np.ndarray, experiment: config_lib.Experiment,
     click_probability = revise.clicks_per_frame / data.frame_length
 
     def make(i):
-        element_seed = tf.stack([tf.constant(seed, tf.int64), i])
-        start = tf.random.stateless_uniform([], seed=element_seed, maxval=last_start + 1, dtype=tf.int32)
+        position_seed, degrade_seed = tf.unstack(
+            tf.random.experimental.stateless_split(tf.stack([tf.constant(seed, tf.int64), i]), 2))
+        start = tf.random.stateless_uniform([], seed=position_seed, maxval=last_start + 1, dtype=tf.int32)
         clean = signal[start : start + span]
-        noisy = degrade(clean[None], revise.noise_std, click_probability, revise.click_amplitude,
-                        element_seed + tf.constant([0, 1 << 32], tf.int64))[0]
+        noisy = degrade(clean[None], revise.noise_std, click_probability, revise.click_amplitude, degrade_seed)[0]
         return _frames(noisy, data.frame_length, hop), _frames(clean, data.frame_length, hop)
 
     indices = tf.data.Dataset.counter() if count is None else tf.data.Dataset.range(count)
@@ -388,7 +392,7 @@ def training_dataset(generator, signal, experiment: config_lib.Experiment, epoch
                      .shuffle(len(rollouts), seed=seed + epoch, reshuffle_each_iteration=True).repeat())
         weights.append(revise.rollout_share)
     if revise.rollout_share < 1:
-        parts.append(degraded_real_dataset(signal, experiment, seed=seed + DEGRADE_SALT + 1000 * (epoch + 1)))
+        parts.append(degraded_real_dataset(signal, experiment, seed=seed + DEGRADE_SALT + EPOCH_SEED_STRIDE * (epoch + 1)))
         weights.append(1.0 - revise.rollout_share)
     mixed = parts[0] if len(parts) == 1 else tf.data.Dataset.sample_from_datasets(
         parts, weights=weights, seed=seed + MIX_SALT + epoch)
@@ -499,9 +503,6 @@ class ReviserTrainer(keras.Model):
 
 def _save_reviser(run_dir: Path, reviser, epoch: int, val_loss: float) -> dict:
     """Writes the last and (if better) best reviser weights and checkpoints/reviser.json."""
-    import os
-    import shutil
-
     folder = run_dir / "checkpoints"
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / ("tmp-" + REVISER_LAST)
