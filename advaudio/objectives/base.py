@@ -173,20 +173,18 @@ def _model_noise(generator, noise):
     return noise if getattr(generator, "noise_dim", 0) else None
 
 
-def _use_folding(generator, fold, fed_rows):
-    """Whether an unroll folds its feedback (see `FrameGRU.fold_feedback`).
+def _use_folding(generator, fold):
+    """Whether an unroll folds its feedback (see `FrameGRU.fold_feedback`); None: when the generator is foldable.
 
-    None: when the generator is foldable and the unroll feeds back at least
-    `units` rows (batch x steps). Folding costs one `[units, frame_length] x
-    [frame_length, gates * units]` product (three with the gradient) and
-    saves a `[rows, frame_length] x [frame_length, gates * units]` product per
-    fed row: equal FLOPs at rows = units (measured about equal in time, too,
-    at the gan_free_running defaults: 16 x 8 rows, 256 units;
-    benchmarks/training.py).
+    Folding costs one `[units, frame_length] x [frame_length, gates * units]`
+    product (three with the gradient) and saves a `[batch, frame_length] x
+    [frame_length, gates * units]` product per step: equal FLOPs at batch x
+    steps = units, yet measured faster already below that, the fold being one
+    large product (gan_free_running's 16 x 8 rows, 256 units: 1.38x the
+    previous step's speed folded, 1.16x unfolded, CPU time; benchmarks/training.py).
     """
     if fold is None:
-        static_rows = tf.get_static_value(fed_rows)
-        return generator.foldable and (static_rows is None or static_rows >= generator.units)
+        return generator.foldable
     if fold and not generator.foldable:
         raise ValueError("this generator cannot fold its feedback (skip connections); pass fold=None or False")
     return fold
@@ -200,7 +198,7 @@ def scheduled_sampling_unroll(generator, inputs, feed_mask, noise=None, fold=Non
 
     The fed-back prediction keeps its gradient (the loss on later frames
     trains the frames that were fed back). Folded (by default when the
-    generator is `foldable` and batch x steps >= units): the true frames' input projections come from one
+    generator is `foldable`): the true frames' input projections come from one
     matrix product over all steps and a fed-back prediction enters as
     h_{t-1} (W_head K_0) + b_head K_0 (`FrameGRU.feedback_unroll`), so
     projection_t = where(mask_t, h_{t-1} W_fold + b_fold, x_t K_0) (+ noise_t K_noise);
@@ -211,8 +209,8 @@ def scheduled_sampling_unroll(generator, inputs, feed_mask, noise=None, fold=Non
         inputs: `[batch, steps, frame_length]` true input frames.
         feed_mask: `[batch, steps]` bool; column 0 is ignored (nothing to feed back yet).
         noise: `[batch, steps, noise_dim]` the generator's noise input, or None (zeros).
-        fold: None (fold when foldable and batch x steps >= units, see `_use_folding`),
-            True, or False (step by step, the previous implementation).
+        fold: None (fold when the generator is foldable), True, or False (step by
+            step, the previous implementation).
     Returns:
         predictions `[batch, steps, frame_length]`.
     """
@@ -221,7 +219,7 @@ def scheduled_sampling_unroll(generator, inputs, feed_mask, noise=None, fold=Non
     mask_by_time = tf.transpose(tf.cast(feed_mask, tf.bool))[:, :, None]
     states = generator.initial_states(tf.shape(inputs)[0])
     steps = tf.shape(inputs)[1]
-    if _use_folding(generator, fold, tf.size(feed_mask)):
+    if _use_folding(generator, fold):
         true_projections = _time_major(generator.input_projection(inputs, noise))  # one product, all steps
         added = None if noise is None else _time_major(generator.noise_projection(noise))
         hidden, _ = generator.feedback_unroll(
@@ -252,7 +250,7 @@ def free_run(generator, first_frame, states, steps: int, noise=None, fold=None):
 
     pred_1 = step(first_frame, noise[:, 0]);  pred_k = step(pred_{k-1}, noise[:, k-1]);
     gradients flow through every fed-back frame, back to `first_frame` and `states`.
-    Folded (by default when the generator is `foldable` and the unroll long enough), a fed-back
+    Folded (by default when the generator is `foldable`), a fed-back
     prediction enters the first layer as h (W_head K_0) + b_head K_0
     (`FrameGRU.feedback_unroll`) and the predictions come from one head
     product over all steps; equal to the step-by-step unroll within float
@@ -264,14 +262,14 @@ def free_run(generator, first_frame, states, steps: int, noise=None, fold=None):
         states: recurrent states (list of `[batch, units]`) after the prefix.
         steps: frames to unroll (a Python int).
         noise: `[batch, steps, noise_dim]` the generator's noise input, or None (zeros).
-        fold: None (fold when foldable and batch x steps >= units, see `_use_folding`),
-            True, or False (step by step, the previous implementation).
+        fold: None (fold when the generator is foldable), True, or False (step by
+            step, the previous implementation).
     Returns:
         predictions `[batch, steps, frame_length]`.
     """
     first_frame = tf.convert_to_tensor(first_frame)
     noise = _model_noise(generator, noise)
-    if _use_folding(generator, fold, tf.shape(first_frame)[0] * steps):
+    if _use_folding(generator, fold):
         added = None if noise is None else _time_major(generator.noise_projection(noise))
         projection = generator.input_projection(first_frame, None if noise is None else noise[:, 0])
         hidden, _ = generator.feedback_unroll(projection, states, steps, generator.fold_feedback(), added=added)
