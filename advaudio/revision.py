@@ -26,6 +26,7 @@ from advaudio.stitching import stitched_length, synthesis_window
 # `[batch, window_frames, frame_length]` to revised windows of the same shape.
 REVISIONS = Registry("revision")
 NONE = "none"
+REVISION_KEYS = ("revision", "revision_params", "revision_window", "revision_hop")  # generate.* of the pass
 REVISER_BEST = "reviser-best.weights.h5"
 REVISER_LAST = "reviser-last.weights.h5"
 REVISER_INDEX = "reviser.json"
@@ -180,10 +181,12 @@ def check_config(experiment: config_lib.Experiment) -> None:
 
 
 def adopt_source_run(experiment: config_lib.Experiment, overrides: list[str]) -> config_lib.Experiment:
-    """With `revise.from_run`: takes the data and model sections from that run's config.json.
+    """With `revise.from_run`: takes the data and model sections from that run's config.json, and its
+    generate section apart from the generate.revision* keys (then `--set generate.*` overrides again).
 
     The revised generator must be the run's own, seeded and trained on its data,
-    so overriding `data.*` or `model.*` here is refused.
+    so overriding `data.*` or `model.*` here is refused; generating as the source
+    run did makes its samples the unrevised counterpart of this run's.
     """
     source = experiment.revise.from_run
     if source is None:
@@ -202,7 +205,9 @@ def adopt_source_run(experiment: config_lib.Experiment, overrides: list[str]) ->
     source_cfg = config_lib.load_json(config_path)
     experiment.data = source_cfg.data
     experiment.model = source_cfg.model
-    return experiment
+    revision_keys = {key: getattr(experiment.generate, key) for key in REVISION_KEYS}
+    experiment.generate = dataclasses.replace(source_cfg.generate, **revision_keys)
+    return config_lib.apply_overrides(experiment, [o for o in overrides if o.strip().startswith("generate.")])
 
 
 def resolve(experiment: config_lib.Experiment, overrides: list[str], smoke: bool) -> config_lib.Experiment:

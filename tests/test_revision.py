@@ -230,11 +230,16 @@ def test_check_config_names_the_bad_key():
 def test_adopt_source_run_takes_its_data_and_model(tmp_path):
     source = tiny_experiment()
     source.data.frame_length, source.model.units = 40, 12
+    source.generate.dither, source.generate.seconds = 0.05, 3.0
     config_lib.save_json(source, tmp_path / "config.json")
     cfg = config_lib.Experiment()
     cfg.revise.from_run = str(tmp_path)
-    revision.adopt_source_run(cfg, ["revise.epochs=1"])
+    cfg.generate.revision, cfg.generate.revision_window = "bidirectional", 6
+    revision.adopt_source_run(cfg, ["revise.epochs=1", "generate.seconds=2.0"])
     assert (cfg.data.frame_length, cfg.model.units) == (40, 12)
+    # Generation as the source run's, with this run's revision keys and generate overrides.
+    assert (cfg.generate.dither, cfg.generate.seed_frames, cfg.generate.seconds) == (0.05, 3, 2.0)
+    assert (cfg.generate.revision, cfg.generate.revision_window) == ("bidirectional", 6)
     with pytest.raises(config_lib.ConfigError, match="data and model are those of the source run"):
         revision.adopt_source_run(cfg, ["data.frame_length=8"])
     cfg.revise.from_run = str(tmp_path / "missing")
@@ -346,6 +351,7 @@ def test_trainer_logs_every_term_and_the_unrevised_loss():
     assert int(trainer.step_counter.numpy()) == 1
 
 
+@pytest.mark.slow
 def test_a_briefly_trained_pass_removes_seam_clicks():
     keras.utils.set_random_seed(0)
     cfg = config_lib.Experiment()
