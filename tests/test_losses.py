@@ -25,8 +25,8 @@ def reference_magnitude(x, fft_size, hop_length, win_length, power_floor=FLOOR):
     window = spectrum.centred_window(fft_size, win_length).astype(np.float64)
     count = 1 + (padded.shape[1] - fft_size) // hop_length
     frames = np.stack([padded[:, m * hop_length : m * hop_length + fft_size] for m in range(count)], axis=1)
-    spectrum = np.fft.rfft(frames * window, axis=-1)
-    return np.sqrt(np.maximum(spectrum.real**2 + spectrum.imag**2, power_floor))
+    transform = np.fft.rfft(frames * window, axis=-1)
+    return np.sqrt(np.maximum(transform.real**2 + transform.imag**2, power_floor))
 
 
 def reference_components(y_true, y_pred, fft_sizes, hop_lengths, win_lengths, resolution_weights=None, sample_rate=16000, n_mels=8, log_epsilon=0.0):
@@ -164,6 +164,7 @@ def test_loss_class_is_weighted_sum_and_round_trips():
     assert again.get_config() == loss.get_config()
 
 
+@pytest.mark.slow
 def test_default_loss_is_sc_plus_logmag():
     rng = np.random.default_rng(4)
     a, b = rng.normal(size=(1, 2400)).astype(np.float32), rng.normal(size=(1, 2400)).astype(np.float32)
@@ -196,6 +197,7 @@ def test_spec_terms_use_stitched_audio_and_share_one_pass(spectral_experiment):
         assert got[f"spec/{name}"] == pytest.approx(expected[name], rel=2e-4), name
 
 
+@pytest.mark.slow
 def test_training_terms_compute_with_the_experiment_s_loss_class(spectral_experiment, monkeypatch):
     """The spec/* terms are MultiResolutionSTFTLoss(objective.stft, weights = loss_weights): one path for users and training."""
     calls = []
@@ -295,6 +297,7 @@ def test_segments_fall_back_to_whole_sequences():
         assert got[0] is ctx.target_audio and got[1] is ctx.pred_audio
 
 
+@pytest.mark.slow
 def test_spec_terms_with_segments_measure_the_segment():
     rng = np.random.default_rng(9)
     pred = tf.constant(rng.normal(size=(3, 8, 40)).astype(np.float32))
@@ -367,6 +370,7 @@ def poisoned_exact_path(monkeypatch):
 
 
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "tf.function"])
+@pytest.mark.slow
 def test_weighted_components_gradient_is_computed_with_the_value(poisoned_exact_path, compiled):
     """Upstream gradients proportional to the weights (any scale) take the gradient computed with the
     values, and it equals autodiff of the plain formula; any other combination takes the exact path."""
@@ -394,6 +398,7 @@ def test_weighted_components_gradient_is_computed_with_the_value(poisoned_exact_
     assert np.isnan(other).all()
 
 
+@pytest.mark.slow
 def test_weighted_components_exact_path_equals_autodiff():
     rng = np.random.default_rng(13)
     a, b = rng.normal(size=(2, 300)).astype(np.float32), rng.normal(size=(2, 300)).astype(np.float32)
