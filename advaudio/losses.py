@@ -646,3 +646,61 @@ def _spectral_term(component: str):
 
 for _component in SPECTRAL_COMPONENTS:
     LOSS_TERMS.register(f"spec/{_component}", _spectral_term(_component))
+
+
+# --------------------------------------------------------------------------
+# spec/energy: the spectral energy distance between the data and two generations.
+# --------------------------------------------------------------------------
+
+ENERGY_TERM = "spec/energy"
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled_energy(options_key: tuple, components: tuple):
+    """One XLA-compiled `spectral_energy_distance` per (options, components); differentiable as usual."""
+    options = dict(options_key)
+
+    @tf.function(jit_compile=True)
+    def compute(y_true, y_pred_1, y_pred_2):
+        return spectral_energy_distance(y_true, y_pred_1, y_pred_2, components=components, **options)
+
+    return compute
+
+
+def check_energy_config(experiment) -> list[str]:
+    """Problems of a config that weights spec/energy: the term needs a stochastic generator."""
+    if ENERGY_TERM not in experiment.objective.loss_weights or experiment.model.noise_dim > 0:
+        return []
+    return [
+        f"objective.loss_weights has {ENERGY_TERM!r}, which compares two generations of one input drawn with "
+        "independent noise, but model.noise_dim=0 makes the generator deterministic (its two generations are "
+        f"equal, so nothing repels them); set model.noise_dim > 0 (e.g. --set model.noise_dim=16) or remove {ENERGY_TERM!r}"
+    ]
+
+
+def spec_energy_term(experiment):
+    """`spectral_energy_distance` of the stitched target and two generations with independent noise.
+
+    The trainer makes the second generation (same batch, same regime and
+    random draws but the noise) when this term is weighted; the term reads them
+    from `LossContext.segment_generations` (the same random run of frames as
+    the other spec/* terms with `objective.stft.segment_frames`), and logs its
+    parts as "energy/attractive" = d(x, y1) + d(x, y2) and "energy/repulsive" = d(y1, y2).
+    Options: objective.stft (the MR-STFT's; d = linmag + logmag).
+    """
+    options = stft_options(experiment)
+    check_resolutions(*stft_resolutions(options))
+    segment = stft_segment_frames(experiment)
+    compute = _compiled_energy(tuple(sorted(options.items())), DEFAULT_ENERGY_COMPONENTS)
+
+    def term(ctx):
+        values = compute(*ctx.segment_generations(segment))
+        ctx.logs["energy/attractive"] = values["attractive"]
+        ctx.logs["energy/repulsive"] = values["repulsive"]
+        return values["energy"]
+
+    return term
+
+
+LOSS_TERMS.register(ENERGY_TERM, spec_energy_term, check=check_energy_config)
+

@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 
 from advaudio import config as config_lib
-from advaudio.losses import LOSS_TERMS
+from advaudio.losses import ENERGY_TERM, LOSS_TERMS, check_energy_config
 from advaudio.stitching import stitch
 
 
@@ -29,10 +29,20 @@ class LossContext:
         training: a training step's context (`FrameTrainer.training_context`):
             terms may compute their gradient together with their value, for a
             weighted sum with the experiment's loss_weights (spec/* do).
+        generations: None, or two generations `([batch, steps, frame_length],) * 2`
+            of the same input with independent noise (spec/energy; the trainer
+            makes them when that term is weighted).
+        logs: diagnostic values a term adds to the step's logs (not weighted).
     """
 
     def __init__(
-        self, pred_frames, target_frames, experiment: config_lib.Experiment, segment_seed=None, training: bool = False
+        self,
+        pred_frames,
+        target_frames,
+        experiment: config_lib.Experiment,
+        segment_seed=None,
+        training: bool = False,
+        generations=None,
     ):
         self.pred_frames = pred_frames
         self.target_frames = target_frames
@@ -40,8 +50,10 @@ class LossContext:
         self.segment_seed = segment_seed  # stateless-RNG seed of `segment_audio`; None: whole sequences
         # A training step's context: terms may compute their gradient with their value (spec/*).
         self.training = training
+        self.generations = generations
         self._audio = {}
         self.cache = {}  # shared work of several terms (e.g. the spectrograms of all spec/* terms)
+        self.logs = {}
 
     def _stitch(self, frames):
         gen = self.experiment.generate
@@ -69,19 +81,50 @@ class LossContext:
         Returns:
             two `[batch, samples]` waveforms.
         """
-        steps = self.pred_frames.shape[1]
-        if num_frames is None or self.segment_seed is None or (steps is not None and num_frames >= steps):
+        index = self._segment_index(num_frames)
+        if index is None:
             return self.target_audio, self.pred_audio
         key = ("segment", num_frames)
+        if key not in self._audio:
+            self._audio[key] = tuple(
+                self._stitch(tf.gather(frames, index, batch_dims=1)) for frames in (self.target_frames, self.pred_frames)
+            )
+        return self._audio[key]
+
+    def _segment_index(self, num_frames: int | None):
+        """`[batch, num_frames]` frame indices of each sequence's random run, or None for whole sequences."""
+        steps = self.pred_frames.shape[1]
+        if num_frames is None or self.segment_seed is None or (steps is not None and num_frames >= steps):
+            return None
+        key = ("index", num_frames)
         if key not in self._audio:
             shape = tf.shape(self.pred_frames)
             starts = tf.random.stateless_uniform(
                 shape[:1], seed=self.segment_seed, minval=0, maxval=shape[1] - num_frames + 1, dtype=tf.int32
             )
-            index = starts[:, None] + tf.range(num_frames)[None]  # [batch, num_frames]
-            self._audio[key] = tuple(
-                self._stitch(tf.gather(frames, index, batch_dims=1)) for frames in (self.target_frames, self.pred_frames)
+            self._audio[key] = starts[:, None] + tf.range(num_frames)[None]
+        return self._audio[key]
+
+    def segment_generations(self, num_frames: int | None):
+        """(target, generation 1, generation 2) `[batch, samples]` each, stitched from the same frames
+        `segment_audio` judges (the same random run, or whole sequences).
+
+        Raises:
+            ValueError: the context holds no second generation (the trainer makes one only when
+                spec/energy is weighted and the generator takes noise).
+        """
+        if self.generations is None:
+            raise ValueError(
+                "spec/energy needs two generations of the batch with independent noise; FrameTrainer makes them "
+                "when objective.loss_weights has 'spec/energy' (and model.noise_dim > 0)"
             )
+        index = self._segment_index(num_frames)
+        key = ("generations", num_frames)
+        if key not in self._audio:
+            frames = (self.target_frames, *self.generations)
+            if index is not None:
+                frames = tuple(tf.gather(f, index, batch_dims=1) for f in frames)
+            self._audio[key] = tuple(self._stitch(f) for f in frames)
         return self._audio[key]
 
     @property
@@ -140,6 +183,9 @@ SIGMOID_WIDTH = 0.1
 # Salts of the trainer's stateless random streams (added to train.seed).
 SAMPLING_SEED_SALT, FREE_RUN_SEED_SALT, SEGMENT_SEED_SALT = 0, 1, 2
 GENERATOR_NOISE_SEED_SALT = 3  # the generator's noise input (model.noise_dim > 0)
+# The noise of the second generation spec/energy compares with the first (GENERATOR_NOISE_SEED_SALT), and of
+# validation's two generations (seeds (train.seed + salt, 0) and (.., 1): the same every epoch).
+SECOND_NOISE_SEED_SALT, VALIDATION_NOISE_SEED_SALT = 4, 5
 # A stream's seed is (train.seed + salt, step * SEED_STEP_STRIDE + replica): distinct per step and
 # per replica for fewer than SEED_STEP_STRIDE replicas.
 SEED_STEP_STRIDE = 1024
@@ -347,6 +393,11 @@ class FrameTrainer(keras.Model):
         )
         self.generator_optimizer.build(self.generator.trainable_variables)
         self._check_regime()
+        if self.two_generations and not getattr(generator, "noise_dim", 0):
+            raise ValueError(
+                "\n".join(check_energy_config(experiment))
+                or f"objective.loss_weights has {ENERGY_TERM!r} but the generator has noise_dim=0; build it with noise"
+            )
 
     def _check_regime(self) -> None:
         objective = self.experiment.objective
@@ -410,10 +461,10 @@ class FrameTrainer(keras.Model):
             self.step_counter, objective.sampling_probability, objective.sampling_schedule, objective.sampling_ramp_steps
         )
 
-    def scheduled_sampling_frames(self, inputs, probability, training: bool):
+    def scheduled_sampling_frames(self, inputs, probability, training: bool, noise_draw: int = 0):
         """Predictions `[batch, steps, frame_length]`, feeding back own predictions with `probability`."""
 
-        noise = self.generator_noise(tf.shape(inputs)[0], tf.shape(inputs)[1])
+        noise = self.generator_noise(tf.shape(inputs)[0], tf.shape(inputs)[1], noise_draw)
 
         def sampled():
             shape = tf.shape(inputs)[:2]
@@ -423,13 +474,17 @@ class FrameTrainer(keras.Model):
 
         return tf.cond(probability > 0.0, sampled, lambda: self.generator(inputs, training=training, noise=noise))
 
-    def generator_noise(self, batch, steps):
-        """The generator's noise input `[batch, steps, noise_dim]` for this step and replica (None: noise_dim 0)."""
+    def generator_noise(self, batch, steps, draw: int = 0):
+        """The generator's noise input `[batch, steps, noise_dim]` for this step and replica (None: noise_dim 0).
+
+        draw 0 is the step's generation; draw 1 an independent second one (spec/energy).
+        """
         if not getattr(self.generator, "noise_dim", 0):
             return None
-        return self.generator.draw_noise(batch, steps, self._stateless_seed(GENERATOR_NOISE_SEED_SALT))
+        salt = (GENERATOR_NOISE_SEED_SALT, SECOND_NOISE_SEED_SALT)[draw]
+        return self.generator.draw_noise(batch, steps, self._stateless_seed(salt))
 
-    def free_running_frames(self, inputs, targets, training: bool):
+    def free_running_frames(self, inputs, targets, training: bool, noise_draw: int = 0):
         """(rollout `[batch, free_run_steps, frame_length]`, its targets), from a random true prefix."""
         objective = self.experiment.objective
         prefix, steps = objective.free_run_prefix, objective.free_run_steps
@@ -437,7 +492,7 @@ class FrameTrainer(keras.Model):
         start = tf.random.stateless_uniform(
             [], seed=self._stateless_seed(FREE_RUN_SEED_SALT), minval=0, maxval=last_start + 1, dtype=tf.int32
         )
-        noise = self.generator_noise(tf.shape(inputs)[0], prefix + steps)
+        noise = self.generator_noise(tf.shape(inputs)[0], prefix + steps, noise_draw)
         prefix_preds, states = self.generator.call_with_states(
             inputs[:, start : start + prefix], training=training, noise=None if noise is None else noise[:, :prefix]
         )
@@ -446,18 +501,20 @@ class FrameTrainer(keras.Model):
         rollout_targets = targets[:, start + prefix : start + prefix + steps]
         return rollout, tf.ensure_shape(rollout_targets, rollout.shape)
 
-    def regime_frames(self, inputs, targets, training: bool):
+    def regime_frames(self, inputs, targets, training: bool, noise_draw: int = 0):
         """(predictions, the targets they estimate) under `objective.regime`.
 
         teacher_forcing / scheduled_sampling: `[batch, steps, frame_length]`
         both, targets unchanged; free_running: `[batch, free_run_steps,
         frame_length]` both. Subclasses should train on this pair.
+        `noise_draw` 1 gives a second generation: the same regime and random
+        draws (feedback mask, free-running start), independent noise.
         """
         if self.experiment.objective.regime == "free_running":
-            return self.free_running_frames(inputs, targets, training)
-        return self.predict_frames(inputs, targets, training), targets
+            return self.free_running_frames(inputs, targets, training, noise_draw)
+        return self.predict_frames(inputs, targets, training, noise_draw), targets
 
-    def predict_frames(self, inputs, targets, training: bool):
+    def predict_frames(self, inputs, targets, training: bool, noise_draw: int = 0):
         """Predictions `[batch, steps, frame_length]` aligned with `targets` under the training regime.
 
         Free-running changes which targets the loss sees, so it is only
@@ -467,15 +524,49 @@ class FrameTrainer(keras.Model):
         if regime == "free_running":
             raise ValueError("free_running predicts a sub-segment; use regime_frames(inputs, targets, training)")
         if regime == "scheduled_sampling":
-            return self.scheduled_sampling_frames(inputs, self.current_sampling_probability(), training)
-        noise = self.generator_noise(tf.shape(inputs)[0], tf.shape(inputs)[1])
+            return self.scheduled_sampling_frames(inputs, self.current_sampling_probability(), training, noise_draw)
+        noise = self.generator_noise(tf.shape(inputs)[0], tf.shape(inputs)[1], noise_draw)
         return self.generator(inputs, training=training, noise=noise)
 
-    def training_context(self, preds, targets) -> LossContext:
-        """The loss context of a training step (random spec/* segments drawn per step and replica)."""
+    @property
+    def two_generations(self) -> bool:
+        """Whether a loss term compares two generations of each input (spec/energy is weighted)."""
+        return ENERGY_TERM in self.experiment.objective.loss_weights
+
+    def training_context(self, preds, targets, second=None) -> LossContext:
+        """The loss context of a training step (random spec/* segments drawn per step and replica);
+        `second`: the second generation of `preds`' input, if any (spec/energy)."""
         return LossContext(
-            preds, targets, self.experiment, segment_seed=self._stateless_seed(SEGMENT_SEED_SALT), training=True
+            preds, targets, self.experiment, segment_seed=self._stateless_seed(SEGMENT_SEED_SALT), training=True,
+            generations=None if second is None else (preds, second),
         )
+
+    def training_generations(self, inputs, targets):
+        """(predictions, their targets, the step's LossContext) under the training regime.
+
+        With spec/energy weighted the batch is generated twice, in the same
+        regime with independent noise (`regime_frames(..., noise_draw=1)`);
+        the context holds both generations.
+        """
+        preds, regime_targets = self.regime_frames(inputs, targets, training=True)
+        second = self.regime_frames(inputs, targets, training=True, noise_draw=1)[0] if self.two_generations else None
+        return preds, regime_targets, self.training_context(preds, regime_targets, second)
+
+    def validation_context(self, inputs, preds, targets) -> LossContext:
+        """The loss context of a validation step; with spec/energy weighted it holds two teacher-forced
+        generations drawn with fixed seeds ((train.seed + VALIDATION_NOISE_SEED_SALT, draw)), the same every epoch."""
+        generations = None
+        if self.two_generations and getattr(self.generator, "noise_dim", 0):
+            batch, steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
+            base = self.experiment.train.seed + VALIDATION_NOISE_SEED_SALT
+            generations = tuple(
+                self.generator(
+                    inputs, training=False,
+                    noise=self.generator.draw_noise(batch, steps, tf.constant([base, draw], tf.int64)),
+                )
+                for draw in (0, 1)
+            )
+        return LossContext(preds, targets, self.experiment, generations=generations)
 
     def reconstruction_losses(self, ctx: LossContext) -> dict:
         return {name: fn(ctx) for name, (_, fn) in self.loss_terms.items()}
@@ -487,13 +578,13 @@ class FrameTrainer(keras.Model):
     def train_step(self, data):
         inputs, targets = data
         with tf.GradientTape() as tape:
-            preds, targets = self.regime_frames(inputs, targets, training=True)
-            values = self.reconstruction_losses(self.training_context(preds, targets))
+            _, _, ctx = self.training_generations(inputs, targets)
+            values = self.reconstruction_losses(ctx)
             loss = self.weighted_total(values)
             scaled = loss / replicas_in_sync()
         variables = self.generator.trainable_variables
         grads, norm = reduce_and_clip(tape.gradient(scaled, variables), self.experiment.train.clipnorm)
-        logs = {"loss": loss, **values, "grad_norm/gen": norm}
+        logs = {"loss": loss, **values, **ctx.logs, "grad_norm/gen": norm}
         if self.experiment.objective.regime == "scheduled_sampling":
             logs["sampling/p"] = self.current_sampling_probability()  # before the step counter moves
         self.generator_optimizer.apply(grads, variables)
@@ -502,5 +593,6 @@ class FrameTrainer(keras.Model):
     def test_step(self, data):
         inputs, targets = data
         preds = self.generator(inputs, training=False)
-        values = self.reconstruction_losses(LossContext(preds, targets, self.experiment))
-        return {"loss": self.weighted_total(values), **values}
+        ctx = self.validation_context(inputs, preds, targets)
+        values = self.reconstruction_losses(ctx)
+        return {"loss": self.weighted_total(values), **values, **ctx.logs}

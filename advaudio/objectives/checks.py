@@ -61,6 +61,10 @@ def loss_weight_problems(experiment: config_lib.Experiment, own_terms: tuple[str
             )
         elif isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
             problems.append(f"objective.loss_weights[{term!r}]={weight!r} must be a finite number >= 0")
+    for term in weights:  # a term's own check, registered with it (spec/energy: model.noise_dim > 0)
+        term_check = LOSS_TERMS.check_of(term) if term in LOSS_TERMS else None
+        if term_check is not None:
+            problems += list(term_check(experiment) or [])
     return problems
 
 

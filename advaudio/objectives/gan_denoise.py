@@ -14,7 +14,6 @@ from advaudio import config as config_lib
 from advaudio.discriminators import build_discriminator
 from advaudio.objectives.base import (
     FrameTrainer,
-    LossContext,
     reduce_and_clip,
     regime_segment_frames,
     replicas_in_sync,
@@ -341,8 +340,8 @@ class GanDenoiseTrainer(FrameTrainer):
         inputs, targets = data
         active = self.discriminator_active()
         with tf.GradientTape() as tape:
-            preds, targets = self.regime_frames(inputs, targets, training=True)
-            values = self.reconstruction_losses(self.training_context(preds, targets))
+            preds, targets, ctx = self.training_generations(inputs, targets)
+            values = self.reconstruction_losses(ctx)
             real, fake = self.select_examples(
                 self.discriminator_examples(targets), self.discriminator_examples(preds)
             )
@@ -354,7 +353,7 @@ class GanDenoiseTrainer(FrameTrainer):
         variables = self.generator.trainable_variables
         grads, norm = reduce_and_clip(tape.gradient(scaled, variables), self.experiment.train.clipnorm)
         self.generator_optimizer.apply(grads, variables)
-        return {"loss": loss, **values, **d_logs, "grad_norm/gen": norm}
+        return {"loss": loss, **values, **ctx.logs, **d_logs, "grad_norm/gen": norm}
 
     def test_step(self, data):
         """Teacher-forced validation.
@@ -367,8 +366,9 @@ class GanDenoiseTrainer(FrameTrainer):
         """
         inputs, targets = data
         preds = self.generator(inputs, training=False)
-        values = self.reconstruction_losses(LossContext(preds, targets, self.experiment))
-        logs = {"loss": self.weighted_total(values) if values else tf.zeros(()), **values}
+        ctx = self.validation_context(inputs, preds, targets)
+        values = self.reconstruction_losses(ctx)
+        logs = {"loss": self.weighted_total(values) if values else tf.zeros(()), **values, **ctx.logs}
         real_out, fake_out = self.discriminator_outputs(
             self.discriminator_examples(targets), self.discriminator_examples(preds)
         )
