@@ -107,6 +107,7 @@ def read_table(path):
         return {row["run"]: row for row in csv.DictReader(handle)}
 
 
+@pytest.mark.slow
 def test_compare_writes_every_output(compared):
     status, out, progress = compared
     assert status == 0
@@ -116,6 +117,7 @@ def test_compare_writes_every_output(compared):
     assert "[1/2] scoring" in progress and "[2/2] scoring" in progress and "real baseline" in progress
 
 
+@pytest.mark.slow
 def test_table_holds_the_means_of_known_metrics(compared):
     _, out, _ = compared
     table = read_table(out / "metrics.csv")
@@ -141,6 +143,7 @@ def test_table_holds_the_means_of_known_metrics(compared):
     assert float(samples["mse/20260101-120000"]["loudness_db"]) == pytest.approx(20 * np.log10(0.25 / np.sqrt(2)), abs=1e-3)
 
 
+@pytest.mark.slow
 def test_report_is_self_contained_with_players_plots_and_table(compared, runs):
     _, out, _ = compared
     _, loud, _ = runs
@@ -195,6 +198,7 @@ def test_duplicate_labels_are_made_unique(runs):
     assert [r.label for r in loaded] == ["mse/20260101-120000", "mse/20260101-120000 #2"]
 
 
+@pytest.mark.slow
 def test_cli_names_the_path_and_the_fix_for_a_run_without_samples(tmp_path):
     run = tmp_path / "empty" / "20260101-000000"
     run.mkdir(parents=True)
@@ -251,6 +255,7 @@ def seeded(tmp_path_factory):
     return status, out, amplitudes, seeds
 
 
+@pytest.mark.slow
 def test_runs_differing_only_in_seed_are_grouped_with_a_t_interval(seeded):
     status, out, amplitudes, _ = seeded
     assert status == 0
@@ -277,6 +282,7 @@ def test_runs_differing_only_in_seed_are_grouped_with_a_t_interval(seeded):
     assert (out / "spread.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_seed_grouping_ignores_only_the_seed(seeded, tmp_path):
     _, _, _, seeds = seeded
     runs = [report.load_run(p) for p in seeds]
@@ -287,6 +293,7 @@ def test_seed_grouping_ignores_only_the_seed(seeded, tmp_path):
     assert report.group_key(changed) != report.group_key(runs[0])
 
 
+@pytest.mark.slow
 def test_reference_is_a_choice_and_seed_regions_are_cut_out(seeded, tmp_path):
     _, _, _, seeds = seeded
     valid, rate = metrics.read_audio(seeds[0] / "reference" / "valid.wav")
@@ -308,6 +315,7 @@ def test_reference_is_a_choice_and_seed_regions_are_cut_out(seeded, tmp_path):
         report.compare(seeds, tmp_path / "out", reference=other_rate)
 
 
+@pytest.mark.slow
 def test_real_is_an_unseen_excerpt_of_the_samples_length(seeded):
     _, _, _, seeds = seeded
     test, _ = metrics.read_audio(seeds[0] / "reference" / "test.wav")
@@ -320,6 +328,7 @@ def test_real_is_an_unseen_excerpt_of_the_samples_length(seeded):
     assert "valid split" in note and "shorter than the samples" in note
 
 
+@pytest.mark.slow
 def test_ranking_report_says_which_metric_ranks_which_failure(seeded):
     _, out, _, _ = seeded
     ranking = (out / "ranking.md").read_text()

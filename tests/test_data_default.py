@@ -47,6 +47,7 @@ def spectrum(x, start_s, seconds=1.0):
     return mag / np.linalg.norm(mag)
 
 
+@pytest.mark.slow
 def test_progression_repeats_so_later_parts_hold_the_training_material(track):
     score = drone._Score(0, SR)
     chord, cycle = score.chord_seconds, score.chord_seconds * len(drone.PROGRESSION)

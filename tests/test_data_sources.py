@@ -126,6 +126,7 @@ def test_unknown_sources_name_the_fix(tmp_path):
         load_source(Data(source=str(tmp_path / "empty_dir")))
 
 
+@pytest.mark.slow
 def test_tfds_source_reads_mocked_dataset_without_download():
     import tensorflow_datasets as tfds
 

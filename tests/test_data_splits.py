@@ -33,6 +33,7 @@ def test_time_split_hand_computed():
 
 @settings(max_examples=200, deadline=None)
 @given(st.integers(3, 60), fractions, st.integers(0, 2**31))
+@pytest.mark.slow
 def test_file_split_partitions_files_deterministically(n, split, seed):
     names = [f"f{i:03d}.wav" for i in range(n)]
     parts = assign_files(names, split, seed)

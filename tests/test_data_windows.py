@@ -68,6 +68,7 @@ def test_count_and_starts_match_formula_per_segment(w):
 
 @settings(max_examples=200, deadline=None)
 @given(windowing, st.data())
+@pytest.mark.slow
 def test_frames_at_equals_numpy_slices(w, draw):
     data = data_of(w)
     split = ramp_split(w["lengths"])
@@ -88,6 +89,7 @@ def test_frames_at_equals_numpy_slices(w, draw):
 
 @settings(max_examples=25, deadline=None)
 @given(windowing)
+@pytest.mark.slow
 def test_every_dataset_example_equals_its_numpy_slice(w):
     data = data_of(w)
     split = ramp_split(w["lengths"])
@@ -113,6 +115,7 @@ def test_every_dataset_example_equals_its_numpy_slice(w):
     st.integers(0, 600),
     st.tuples(st.floats(0.05, 1.0), st.floats(0.05, 1.0), st.floats(0.05, 1.0)).map(lambda t: tuple(v / sum(t) for v in t)),
 )
+@pytest.mark.slow
 def test_examples_of_time_splits_stay_inside_their_split(w, total, fractions):
     data = data_of(w)
     span = example_span(data)
@@ -148,6 +151,7 @@ def test_hand_computed_count():
     assert num_examples(SPLIT, DATA) == 44 + 23
 
 
+@pytest.mark.slow
 def test_shuffled_epoch_is_a_permutation_and_changes_every_epoch():
     starts = example_starts(SPLIT, DATA).tolist()
     per_epoch = len(starts) // DATA.batch_size
@@ -191,6 +195,7 @@ def test_overlapping_frames_with_small_hop():
     np.testing.assert_array_equal(targets[0, -1], np.arange(8, 14))  # frame 4 starts at 4 * hop
 
 
+@pytest.mark.slow
 def test_device_prefetch_works_on_cpu():
     ds = make_dataset(SPLIT, DATA, shuffle=False, seed=0, repeat=False, device="/CPU:0")
     inputs, _ = next(iter(ds))
@@ -237,6 +242,7 @@ def test_bad_windowing_config_is_a_data_error():
         make_dataset(SPLIT, DATA, shuffle=True, seed=0, repeat=True, batch_size=1000)
 
 
+@pytest.mark.slow
 def test_pipeline_feeds_keras_fit_with_a_tiny_frame_gru():
 
     from advaudio.config import Model

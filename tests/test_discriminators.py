@@ -35,6 +35,7 @@ def test_unknown_discriminator_lists_valid_names():
 
 @pytest.mark.parametrize("norm", D.NORMS)
 @pytest.mark.parametrize("name", sorted(TINY))
+@pytest.mark.slow
 def test_output_contract(name, norm, audio):
     model = D.build_discriminator(name, LENGTH, norm=norm, **TINY[name])
     assert isinstance(model, keras.Model)
@@ -48,6 +49,7 @@ def test_output_contract(name, norm, audio):
         assert sub[-2].shape[-1] > 1  # an intermediate feature map for feature matching
 
 
+@pytest.mark.slow
 def test_family_specific_shapes(audio):
     waveform = D.build_discriminator("waveform", LENGTH, **TINY["waveform"])
     scales = waveform(audio)
@@ -70,6 +72,7 @@ def test_waveform_scales_see_average_pooled_audio(audio):
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
+@pytest.mark.slow
 def test_serialization_round_trip(name, audio, tmp_path):
     model = D.build_discriminator(name, LENGTH, norm="spectral", **TINY[name])
     model(audio, training=True)  # moves the power-iteration vectors away from their initial values
@@ -126,6 +129,7 @@ def test_unknown_norm_is_rejected():
 
 @settings(max_examples=6, deadline=None)
 @given(st.integers(min_value=40, max_value=200))
+@pytest.mark.slow
 def test_length_agnostic_families_accept_any_length(samples):
     for name in ("waveform", "multi_period", "spectrogram"):
         outputs = _length_agnostic_models()[name](tf.zeros((1, samples, 1)))
@@ -185,6 +189,7 @@ def _loudness_matched_noise(rng, real):
     return (rng.normal(size=real.shape) * rms).astype("float32")
 
 
+@pytest.mark.slow
 def test_discriminator_learns_to_tell_tones_from_noise():
     """A few hundred steps on real frames vs loudness-matched noise; judged on held-out frames."""
     rng = np.random.default_rng(0)

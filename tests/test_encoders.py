@@ -189,6 +189,7 @@ def test_the_recurrent_stack_reads_the_encoder_in_call_and_step(noise_dim):
     assert np.abs(generator(x, noise=noise).numpy() - before).max() > 1e-4
 
 
+@pytest.mark.slow
 def test_rollout_falls_back_to_the_unfolded_loop_and_equals_stepping():
     from advaudio.generation import rollout_frames
 

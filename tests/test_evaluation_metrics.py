@@ -169,6 +169,7 @@ def test_onset_rate_counts_known_onsets():
     assert metrics.onset_rate(sine(440), SR) <= 0.5
 
 
+@pytest.mark.slow
 def test_speed_and_rhythm_ratios_of_sped_up_audio():
     data = bursts(2, seconds=4.0)
     sped_up = data[::2]  # twice too fast: onsets every 0.25 s
@@ -194,6 +195,7 @@ def test_frechet_distance_of_known_gaussians():
     assert d == pytest.approx(9 + 1 + 4, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_frechet_mfcc_ignores_gain_and_separates_noise_from_music():
     music = bursts(2) + 0.3 * sine(220)
     other_music = bursts(2, start=0.3) + 0.3 * sine(220, phase=1.0)
@@ -248,6 +250,7 @@ def test_frame_repetition_of_a_frozen_loop_and_of_noise():
 # ---------------------------------------------------------------- evaluate_audio / evaluate_run
 
 
+@pytest.mark.slow
 def test_evaluate_audio_scores_a_copy_as_perfect():
     data = bursts(2) + 0.3 * sine(220) + 0.01 * noise()
     row = metrics.evaluate_audio(data, data, SR, frame_length=400, frame_hop=400, seed=data[:8000], train_reference=data)
@@ -258,6 +261,7 @@ def test_evaluate_audio_scores_a_copy_as_perfect():
     assert row["silence_onset_s"] is None and row["duration_s"] == 2.0
 
 
+@pytest.mark.slow
 def test_evaluate_audio_flags_noise_and_collapse():
     data = bursts(2) + 0.3 * sine(220)
     noisy = metrics.evaluate_audio(noise(), data, SR, 400, 400)
@@ -288,6 +292,7 @@ def run_dir(tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 def test_evaluate_run_scores_each_sample_with_its_seed_and_reference(run_dir):
     rows = metrics.evaluate_run(run_dir)
     assert [r["sample"] for r in rows] == ["sample_000.wav", "sample_001.wav"]

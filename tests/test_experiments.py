@@ -130,6 +130,7 @@ GEN_KEYS = ("gen/frame_repetition", "gen/seam_ratio", "gen/flatness_ratio", "gen
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+@pytest.mark.slow
 def test_experiment_runs_end_to_end(path, tmp_path, cache_dir):
     gan = C.load_experiment(path)[0].objective.name == "gan_denoise"
     # GANs: D on from step 3, so epoch 1 (steps 1-2) is reconstruction-only warm-up.

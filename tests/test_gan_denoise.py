@@ -73,6 +73,7 @@ def trainer():
     return make_trainer(tiny_experiment())
 
 
+@pytest.mark.slow
 def test_train_step_returns_every_key_finite(trainer):
     logs = finite_scalars(tf.function(trainer.train_step)(batch()))
     assert set(logs) == GENERATOR_KEYS | D_KEYS
@@ -85,6 +86,7 @@ def test_train_step_returns_every_key_finite(trainer):
     assert validation["loss"] == pytest.approx(validation["rec/mse"])  # reconstruction only
 
 
+@pytest.mark.slow
 def test_spectral_reconstruction_judges_the_step_s_random_segments():
     from advaudio import losses
 
@@ -105,6 +107,7 @@ def test_spectral_reconstruction_judges_the_step_s_random_segments():
     "family, loss",
     [("frame_mlp", "hinge"), ("multi_period", "non_saturating"), ("spectrogram", "wasserstein_gp"), ("waveform", "least_squares")],
 )
+@pytest.mark.slow
 def test_every_family_and_loss_trains(family, loss):
     params = dict(TINY_DISCRIMINATORS[family], norm="spectral" if family != "waveform" else "weight")
     trainer = make_trainer(tiny_experiment(discriminator=family, discriminator_params=params, loss=loss, input="frames" if family == "frame_mlp" else "stitched"))
@@ -114,6 +117,7 @@ def test_every_family_and_loss_trains(family, loss):
     assert any(not np.allclose(a, b) for a, b in zip(before, trainer.discriminator.get_weights()))
 
 
+@pytest.mark.slow
 def test_discriminator_waits_for_d_start_step_then_counts_from_its_first_step():
     trainer = make_trainer(tiny_experiment(d_start_step=2, d_steps=2))
     optimizer = trainer.discriminator_optimizer
@@ -176,6 +180,7 @@ def test_generator_terms_training_and_validation_share_one_path_hand_computed():
     assert float(logs["adv/feat"]) == pytest.approx(np.mean(np.abs(real_examples - fake_examples)), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_plain_gan_has_no_noise_sources():
     trainer = make_trainer(tiny_experiment(noisy_share=0.0, noise_share=0.0))
     logs = finite_scalars(trainer.train_step(batch()))
@@ -210,6 +215,7 @@ def test_discriminator_examples_frames_and_stitched(trainer):
     np.testing.assert_array_equal(frames.discriminator_examples(targets)[:, :, 0], tf.reshape(targets, (-1, FRAME)))
 
 
+@pytest.mark.slow
 def test_d_examples_picks_the_same_examples_of_real_and_fake():
     trainer = make_trainer(tiny_experiment(d_examples=3, input="frames", discriminator="frame_mlp", discriminator_params={"hidden_units": (4,)}))
     real = tf.reshape(tf.range(8 * FRAME, dtype=tf.float32), (8, FRAME, 1))
@@ -236,6 +242,7 @@ def test_bad_adversarial_configs_say_how_to_fix():
         make_trainer(tiny_experiment(discriminator="wave"))
 
 
+@pytest.mark.slow
 def test_checkpoint_restores_both_networks_and_optimizers_exactly(tmp_path):
     cfg = tiny_experiment()
     trained = make_trainer(cfg)
@@ -334,6 +341,7 @@ def _rounding_tolerance(single, nudged):
     return ROUNDING_SOURCES * np.abs(nudged - single) + FLOAT32_FLOOR * np.abs(single) + 1e-9
 
 
+@pytest.mark.slow
 def test_mirrored_on_two_cpus_matches_single_device(tmp_path):
     script = tmp_path / "gan_mirrored.py"
     script.write_text(MIRRORED_SCRIPT)

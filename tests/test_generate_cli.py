@@ -49,6 +49,7 @@ def run_dir(tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 def test_cli_from_a_file_with_every_option(run_dir, tmp_path, capsys):
     seed_file = tmp_path / "seed.wav"
     sf.write(str(seed_file), 0.1 * np.sin(np.arange(4000) * 0.3), 16000)  # resampled to the run's 8 kHz
@@ -69,6 +70,7 @@ def test_cli_from_a_file_with_every_option(run_dir, tmp_path, capsys):
     assert not (run_dir / "samples").exists()
 
 
+@pytest.mark.slow
 def test_cli_set_changes_generate_options_for_this_call_only(run_dir, tmp_path):
     plain = main([str(run_dir), "--seconds", "0.1", "--count", "1", "--out", str(tmp_path / "plain")])
     dithered = main([str(run_dir), "--seconds", "0.1", "--count", "1", "--out", str(tmp_path / "dithered"),
@@ -97,6 +99,7 @@ def test_cli_rejects_bad_requests_with_a_message(run_dir, tmp_path):
         main([str(tmp_path)])
 
 
+@pytest.mark.slow
 def test_cli_subprocess_seeds_from_the_test_split(run_dir):
     """The real entry point: reads the test split through advaudio.data and writes into the run folder."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}

@@ -88,6 +88,7 @@ def keras_reference(model, seed_frames, num_frames, frame_hop=F, feedback="raw",
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 @pytest.mark.parametrize("jit,fold", [(True, True), (False, True), (True, False)])
 @pytest.mark.parametrize("batch", [1, 3])  # batch 1 under XLA runs the paired weight products
+@pytest.mark.slow
 def test_rollout_equals_stepping_the_keras_model(cell, jit, fold, batch, seeds):
     model = tiny_model(cell, layers=3)
     seeds = seeds[:batch]
@@ -105,6 +106,7 @@ def test_unfoldable_rollout_equals_stepping_the_keras_model(seeds):
         rollout_frames(model, seeds, 9, F, feedback="raw", fold=True)
 
 
+@pytest.mark.slow
 def test_stitched_feedback_feeds_the_overlap_added_signal(gru, seeds):
     hop = F // 2
     got = rollout_frames(gru, seeds, 9, hop, feedback="stitched")
@@ -115,6 +117,7 @@ def test_stitched_feedback_feeds_the_overlap_added_signal(gru, seeds):
 
 
 @pytest.mark.parametrize("fold", [True, False])
+@pytest.mark.slow
 def test_dither_is_fed_back_reproducibly(gru, seeds, fold):
     got = rollout_frames(gru, seeds, 6, F, feedback="raw", dither=0.3, seed=7, fold=fold)
     np.testing.assert_allclose(got, keras_reference(gru, seeds, 6, dither=0.3, noise_seed=7), rtol=1e-4, atol=1e-5)
@@ -130,6 +133,7 @@ def test_dither_is_fed_back_reproducibly(gru, seeds, fold):
 
 @pytest.mark.parametrize("feedback,dither,hop,fold", [("raw", 0.0, F, True), ("raw", 0.1, F, True),
                                                      ("stitched", 0.2, F // 4, False)])
+@pytest.mark.slow
 def test_chunks_continue_seamlessly(gru, seeds, feedback, dither, hop, fold):
     whole = rollout_frames(gru, seeds, 10, hop, feedback=feedback, dither=dither, fold=fold)
     chunked = rollout_frames(gru, seeds, 10, hop, feedback=feedback, dither=dither, chunk_frames=3, fold=fold)
@@ -191,6 +195,7 @@ def test_rollout_rejects_bad_options(gru, seeds):
 # --------------------------------------------------------------------------- generate
 
 
+@pytest.mark.slow
 def test_seed_is_excluded(gru, seeds):
     """The first output sample is the first predicted one, never a seed sample."""
     audio = generate(gru, seeds, num_frames=1, stitch_method="concat")
@@ -206,6 +211,7 @@ def test_seed_is_excluded(gru, seeds):
     method=st.sampled_from(["concat", "overlap_add", "crossfade", "auto"]),
     hop=st.sampled_from([F, F // 2, 12]),
 )
+@pytest.mark.slow
 def test_duration_is_exact_to_the_sample(gru, seeds, num_samples, method, hop):
     # chunk_frames fixed: one compiled loop serves every length.
     audio = generate(gru, seeds, num_samples=num_samples, frame_hop=hop, stitch_method=method,
@@ -226,6 +232,7 @@ def test_overlap_add_output_is_the_stitched_rollout(gru, seeds):
     np.testing.assert_allclose(audio, num / den, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_batch_rows_are_independent(gru, seeds):
     batch = generate(gru, seeds, num_samples=50, chunk_frames=4)
     for i in range(3):
@@ -422,6 +429,7 @@ def dominant_frequency(audio, sample_rate):
 
 
 @pytest.mark.parametrize("stitch_method,file_rate,fmt", [("auto", 16000, "wav"), ("concat", 8000, "flac")])
+@pytest.mark.slow
 def test_speed_and_pitch_are_preserved(tmp_path, tone_model, stitch_method, file_rate, fmt):
     """Seeded from a tone file (resampled to the run's 8 kHz if need be), the written file plays at 440 Hz."""
     model, freq = tone_model
@@ -440,6 +448,7 @@ def test_speed_and_pitch_are_preserved(tmp_path, tone_model, stitch_method, file
     assert json.loads(path.with_suffix(".json").read_text())["seed_split"] == "file"
 
 
+@pytest.mark.slow
 def test_a_crossfade_of_whole_frames_shifts_pitch(tone_model):
     """Why "auto" is concat for frames that do not overlap: the crossfade drops L samples a frame."""
     model, freq = tone_model

@@ -47,6 +47,7 @@ def scorer():
     return generation_check.GenerationScorer(music(6.0, seed=1), SR, FRAME, FRAME)
 
 
+@pytest.mark.slow
 def test_real_audio_scores_near_the_data_and_a_frozen_loop_does_not(scorer):
     real = scorer.score(music(3.0, seed=2)[None])
     assert real["pitch_ratio"] == pytest.approx(1.0, abs=0.01)
@@ -87,6 +88,7 @@ def tiny():
     return cfg, build_generator(cfg.model, cfg.data), prepared
 
 
+@pytest.mark.slow
 def test_the_check_generates_through_the_generation_module_and_logs_every_gen_key(tiny):
     cfg, generator, prepared = tiny
     check = generation_check.GenerationCheck(cfg, prepared)

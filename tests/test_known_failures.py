@@ -65,6 +65,7 @@ def ranked(request):
     return metrics.rank_known_failures(excerpt, reference, SR, FRAME_LENGTH, FRAME_HOP)
 
 
+@pytest.mark.slow
 def test_every_headlined_metric_ranks_its_failures_below_real_audio(ranked):
     real = ranked["real"]
     for metric, failures in metrics.RANKS.items():
@@ -72,11 +73,13 @@ def test_every_headlined_metric_ranks_its_failures_below_real_audio(ranked):
             assert metrics.ranks_below(real[metric], ranked[failure][metric]), (metric, failure, real[metric], ranked[failure][metric])
 
 
+@pytest.mark.slow
 def test_the_kernel_and_bias_corrected_frechet_distances_rank_every_known_failure(ranked):
     assert set(metrics.RANKS["kid_mfcc"]) == set(metrics.RANKS["frechet_mfcc_inf"]) == set(metrics.KNOWN_FAILURES)
     assert set(ranked) == {"real", *metrics.KNOWN_FAILURES}
 
 
+@pytest.mark.slow
 def test_averaged_spectra_cannot_see_time_reversal(ranked):
     """Why mr_stft is not headlined for reversal: a reversed excerpt has the very same average spectrum."""
     assert not metrics.ranks_below(ranked["real"]["mr_stft"], ranked["time_reversed"]["mr_stft"])
@@ -111,6 +114,7 @@ def test_kernel_distance_by_hand():
     assert metrics.kernel_distance(x, y) == pytest.approx(1 + 27 - 2 * 37 / 4)
 
 
+@pytest.mark.slow
 def test_kernel_distance_is_unbiased_and_frechet_extrapolation_removes_most_of_the_bias():
     """Same Gaussian on both sides: the true distance is 0. The plug-in Frechet distance of
     small samples is biased upwards; KID averages to 0; FD-infinity is much nearer 0."""

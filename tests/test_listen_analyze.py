@@ -162,6 +162,7 @@ def test_outputs_written(study):
     assert image.shape[0] > 100 and image[..., :3].std() > 0.05  # something is drawn
 
 
+@pytest.mark.slow
 def test_csv_sheets_and_latest_sheet_per_listener(sheets, tmp_path):
     (tmp_path / "key.json").write_text(json.dumps(make_key()))
     doc = sheets["l1"]
@@ -185,6 +186,7 @@ def test_csv_sheets_and_latest_sheet_per_listener(sheets, tmp_path):
     assert both["ignored"] == [{"path": str(tmp_path / "l1-old.json"), "reason": "an answer sheet of l1 replaced it"}]
 
 
+@pytest.mark.slow
 def test_no_difference_gives_p_one(tmp_path):
     (tmp_path / "key.json").write_text(json.dumps(make_key()))
     same = sheet("s", listener_scores(lambda t: 50, lambda t: 50))

@@ -20,6 +20,8 @@ from run_folders import make_run
 from advaudio.evaluation.listening import analyze as analyze_lib
 from advaudio.evaluation.listening import build as build_lib
 
+pytestmark = pytest.mark.slow  # a real browser and a server subprocess
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic", "--autoplay-policy=no-user-gesture-required"]

@@ -114,6 +114,7 @@ def test_silence_gives_finite_value_and_gradient(target_is_silent):
     win_share=st.floats(0.3, 1.0),
     log_epsilon=st.sampled_from([0.0, 1e-3]),
 )
+@pytest.mark.slow
 def test_matches_numpy_reference(seed, extra_samples, fft_exp, hop, win_share, log_epsilon):
     rng = np.random.default_rng(seed)
     fft = 2**fft_exp
@@ -145,6 +146,7 @@ def test_resolution_longer_than_segment_names_the_fix():
         losses.MultiResolutionSTFTLoss(fft_sizes=(64,), hop_lengths=(8,), win_lengths=(128,))
 
 
+@pytest.mark.slow
 def test_loss_class_is_weighted_sum_and_round_trips():
     rng = np.random.default_rng(2)
     a, b = rng.normal(size=(2, 200)).astype(np.float32), rng.normal(size=(2, 200)).astype(np.float32)
@@ -183,6 +185,7 @@ def spectral_experiment():
     return cfg
 
 
+@pytest.mark.slow
 def test_spec_terms_use_stitched_audio_and_share_one_pass(spectral_experiment):
     rng = np.random.default_rng(5)
     pred = tf.constant(rng.normal(size=(2, 4, 40)).astype(np.float32))
@@ -240,6 +243,7 @@ def test_stft_options_reject_term_weights_and_unknown_keys(spectral_experiment):
         LOSS_TERMS.build("spec/sc", cfg)
 
 
+@pytest.mark.slow
 def test_unknown_lengths_at_trace_time_give_the_same_value():
     rng = np.random.default_rng(6)
     a, b = rng.normal(size=(2, 300)).astype(np.float32), rng.normal(size=(2, 300)).astype(np.float32)
@@ -412,6 +416,7 @@ def test_weighted_components_exact_path_equals_autodiff():
     np.testing.assert_allclose(tape.gradient(total, y_pred).numpy(), plain_gradient(a, b, coefficients), rtol=1e-4, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_chunk_samples_is_an_stft_option_checked_by_name(spectral_experiment):
     import copy
 
@@ -468,6 +473,7 @@ def test_energy_of_identical_generations_is_the_plain_attractive_terms():
 
 @settings(max_examples=6, deadline=None)
 @given(seed=st.integers(0, 2**16), names=st.sampled_from([("linmag", "logmag"), ("linmag",), ("logmag", "mel")]))
+@pytest.mark.slow
 def test_energy_matches_numpy_reference_and_is_finite(seed, names):
     rng = np.random.default_rng(seed)
     x, y1, y2 = (rng.normal(size=(2, 300)).astype(np.float32) for _ in range(3))

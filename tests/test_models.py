@@ -15,6 +15,7 @@ def frames():
 
 
 @pytest.mark.parametrize("cell, skip", [("gru", False), ("gru", True), ("lstm", False), ("lstm", True)])
+@pytest.mark.slow
 def test_step_matches_sequence_call(frames, cell, skip):
     model = FrameGRU(frame_length=FRAME, units=5, layers=2, cell=cell, skip_connections=skip, gate_bias=0.5)
     full = np.asarray(model(frames))
@@ -133,6 +134,7 @@ def _outputs_and_gradients(model, x, init, graph=False):
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 @pytest.mark.parametrize("layers,skip", [(1, False), (2, True), (3, False)])
 @pytest.mark.parametrize("mode", ["eager", "graph", "xla"])  # xla: the optional compiled loops (RECURRENCE_JIT)
+@pytest.mark.slow
 def test_fused_recurrence_equals_keras_layers_in_float64(float64, monkeypatch, cell, layers, skip, mode):
     monkeypatch.setattr(models, "RECURRENCE_JIT", mode == "xla")
     graph = mode != "eager"
@@ -147,6 +149,7 @@ def test_fused_recurrence_equals_keras_layers_in_float64(float64, monkeypatch, c
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.slow
 def test_fused_recurrence_float32_within_accumulation_error(cell):
     plain, fused = _pair(cell, 2, frame=FRAME, units=8)
     x = tf.constant(np.random.default_rng(2).normal(size=(3, 6, FRAME)).astype("float32"))
@@ -201,6 +204,7 @@ def test_gpu_visible_asks_tensorflow(monkeypatch):
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 @pytest.mark.parametrize("fmt", ["weights.h5", "keras"])  # run folders' generator checkpoints; saved models
+@pytest.mark.slow
 def test_checkpoints_saved_before_the_fused_path_load_unchanged(cell, fmt):
     """tests/data/head_checkpoints was written by the Keras-layer code (commit 25f36c9, make.py there)."""
     expected = np.load(HEAD_CHECKPOINTS / "expected.npz")

@@ -96,6 +96,7 @@ def tiny_experiment(regime, **objective):
     ("scheduled_sampling", {"sampling_probability": 0.5, "sampling_schedule": "constant"}),
     ("free_running", {"free_run_prefix": 2, "free_run_steps": 3}),
 ])
+@pytest.mark.slow
 def test_trainers_feed_noise_from_their_stateless_seed_in_every_regime(regime, objective, monkeypatch):
     cfg = tiny_experiment(regime, **objective)
     keras.utils.set_random_seed(0)
@@ -122,6 +123,7 @@ def test_trainers_feed_noise_from_their_stateless_seed_in_every_regime(regime, o
 
 
 @pytest.mark.parametrize("fold", [True, False])
+@pytest.mark.slow
 def test_generation_draws_noise_per_step_from_the_seed(fold):
     model = noisy_model()
     seeds = np.random.default_rng(2).normal(size=(2, 3, FRAME)).astype("float32")

@@ -87,6 +87,7 @@ def test_experiment_can_register_or_pass_its_own_objective(generator):
     assert calls == [2, 3]
 
 
+@pytest.mark.slow
 def test_weighted_total_logs_every_term_and_removing_a_key_removes_it(generator, batch):
     weights = {"rec/mse": 0.5, "rec/l1": 2.0, "spec/sc": 1.5, "spec/logmag": 0.25, "spec/linmag": 0.1, "spec/mel": 0.3}
     cfg = tiny_experiment(name="spectral", loss_weights=weights)
@@ -120,6 +121,7 @@ def test_spectral_resolution_longer_than_stitched_segment_names_the_fix(generato
         build_trainer(cfg, generator)
 
 
+@pytest.mark.slow
 def test_training_steps_judge_random_segments_and_validation_whole_sequences(generator, batch):
     cfg = tiny_experiment(name="spectral", loss_weights={"spec/sc": 1.0})
     cfg.objective.stft = {**TINY_STFT, "segment_frames": 4}
@@ -152,6 +154,7 @@ def test_segment_shorter_than_a_resolution_names_the_fix(generator):
         build_trainer(cfg, generator)
 
 
+@pytest.mark.slow
 def test_spectral_train_step_reduces_its_loss(generator, batch):
     cfg = tiny_experiment(name="spectral", loss_weights={"spec/sc": 1.0, "spec/logmag": 1.0})
     cfg.train.learning_rate = 1e-2
@@ -169,6 +172,7 @@ def test_spectral_train_step_reduces_its_loss(generator, batch):
 
 
 @pytest.mark.parametrize("schedule", ["constant", "linear", "inverse_sigmoid"])
+@pytest.mark.slow
 def test_scheduled_sampling_with_p_zero_is_teacher_forcing_exactly(generator, batch, schedule):
     teacher = trainer_for(tiny_experiment(), generator)
     sampled = trainer_for(
@@ -195,6 +199,7 @@ def test_unroll_without_feedback_matches_the_sequence_model(generator, batch):
     )
 
 
+@pytest.mark.slow
 def test_unroll_feeds_back_own_predictions_where_masked(generator, batch):
     inputs, _ = batch
     mask = tf.constant(np.random.default_rng(1).random(inputs.shape[:2]) < 0.5)
@@ -261,6 +266,7 @@ def test_sampling_schedules_hand_values():
         base.sampling_probability(0, 0.4, "cosine", 100)
 
 
+@pytest.mark.slow
 def test_scheduled_sampling_logs_the_scheduled_p(generator, batch):
     cfg = tiny_experiment(regime="scheduled_sampling", sampling_probability=0.5, sampling_schedule="linear", sampling_ramp_steps=4)
     trainer = trainer_for(cfg, generator)
@@ -296,6 +302,7 @@ def test_free_run_gradient_reaches_the_first_unrolled_step(generator, batch):
     assert not np.allclose(grad, cut_grad, rtol=1e-3, atol=1e-7)  # the fed-back frames carry gradient
 
 
+@pytest.mark.slow
 def test_free_running_trains_on_the_rollout_after_a_true_prefix(generator, batch):
     cfg = tiny_experiment(name="spectral", regime="free_running", free_run_prefix=2, free_run_steps=3,
                           loss_weights={"spec/sc": 1.0, "rec/mse": 1.0})
@@ -328,6 +335,7 @@ def test_free_running_checks_sizes_and_warns_on_mse_only(generator):
         trainer_for(tiny_experiment(regime="professor_forcing"), generator)
 
 
+@pytest.mark.slow
 def test_spectral_training_gradient_is_computed_with_the_value_and_equals_autodiff(generator, batch, monkeypatch):
     """A training step's spec/* terms use the gradient computed with their values (the exact
     recomputing path is poisoned here, so using it would give NaN), and it is autodiff's gradient."""

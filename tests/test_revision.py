@@ -42,6 +42,7 @@ def randomised(reviser, seed=0):
     return reviser
 
 
+@pytest.mark.slow
 def test_reviser_shapes_and_untrained_identity():
     reviser = BidirectionalReviser(frame_length=F, units=4, layers=2)
     x = np.random.default_rng(1).normal(size=(3, 5, F)).astype(np.float32)
@@ -62,6 +63,7 @@ def test_reviser_sees_the_future():
     assert np.all(delta[:-1] > 1e-6)  # earlier frames are revised with the later one in view
 
 
+@pytest.mark.slow
 def test_reviser_serialisation_round_trip(tmp_path):
     reviser = randomised(BidirectionalReviser(frame_length=F, units=4, layers=2, name="reviser"))
     x = np.random.default_rng(3).normal(size=(2, 4, F)).astype(np.float32)
@@ -255,6 +257,7 @@ def data_experiment():
     return cfg
 
 
+@pytest.mark.slow
 def test_rollout_windows_are_the_generators_rollouts_and_the_real_continuation(gru):
     from advaudio.generation import choose_seed_positions, rollout_frames
 
@@ -334,6 +337,7 @@ def seam_clicks(rng, clean):
     return clean + clicks, clicks
 
 
+@pytest.mark.slow
 def test_trainer_logs_every_term_and_the_unrevised_loss():
     cfg = tiny_experiment()
     cfg.generate.revision = "bidirectional"

@@ -50,6 +50,7 @@ def smoke_run(tmp_path_factory):
     return run_dir
 
 
+@pytest.mark.slow
 def test_run_folder_has_everything(smoke_run):
     names = {p.name for p in smoke_run.iterdir()}
     assert {"config.json", "experiment.py", "stats.json", "data.json", "reference", "checkpoints", "log.csv",
@@ -78,6 +79,7 @@ def test_unknown_key_and_missing_file_fail_before_training(tmp_path, capsys):
     assert not (tmp_path / "mse_baseline").exists()  # nothing half-written
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_with_a_clear_message(tmp_path, capsys):
     code = run_lib.main([EXPERIMENT, "--smoke", *tiny_overrides(tmp_path / "cache"),
                          "--set", "train.learning_rate=1e30", "--set", "train.clipnorm=None",
@@ -93,6 +95,7 @@ def last_weights(run_dir):
     return [np.asarray(w) for w in generator.get_weights()], info
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tmp_path):
     args = [EXPERIMENT, "--smoke", *tiny_overrides(tmp_path / "cache"), "--set", "train.epochs=3",
             "--set", "train.steps_per_epoch=150"]

@@ -46,6 +46,7 @@ def test_config_check_refuses_a_deterministic_generator_naming_the_key_and_fix()
         build_trainer(energy_experiment(noise_dim=0), build_generator(cfg.model.__class__(units=6), cfg.data))
 
 
+@pytest.mark.slow
 def test_train_step_trains_on_the_energy_of_two_generations(batch):
     trainer = make_trainer(energy_experiment())
     logs = {k: float(v) for k, v in tf.function(trainer.train_step)(batch).items()}
@@ -58,6 +59,7 @@ def test_train_step_trains_on_the_energy_of_two_generations(batch):
     assert validation == again and validation["energy/repulsive"] > 0  # fixed validation noise
 
 
+@pytest.mark.slow
 def test_the_step_s_terms_are_the_energy_of_its_two_generations(batch):
     """The logged value is spectral_energy_distance of the target and the two regime generations, stitched."""
     trainer = make_trainer(energy_experiment())

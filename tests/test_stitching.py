@@ -57,6 +57,7 @@ def test_crossfade_hand_computed():
     value=st.floats(-3, 3),
     window=st.sampled_from(["hann", "rectangular"]),
 )
+@pytest.mark.slow
 def test_overlap_add_constant_in_constant_out(frame_length, hop_fraction, num_frames, value, window):
     """COLA after normalisation: no gain change anywhere, edges included."""
     hop = max(1, int(round(hop_fraction * frame_length)))
@@ -68,6 +69,7 @@ def test_overlap_add_constant_in_constant_out(frame_length, hop_fraction, num_fr
 
 @SETTINGS
 @given(frame_length=st.integers(4, 24), hop_fraction=st.floats(0.05, 1.0), num_frames=st.integers(1, 6))
+@pytest.mark.slow
 def test_overlap_add_of_true_frames_is_the_signal(frame_length, hop_fraction, num_frames):
     """Frames cut from one signal stitch back to exactly that signal."""
     hop = max(1, int(round(hop_fraction * frame_length)))
@@ -156,6 +158,7 @@ def test_window_is_positive_and_rejects_unknown():
 
 
 @pytest.mark.parametrize("method", ["concat", "overlap_add", "crossfade"])
+@pytest.mark.slow
 def test_stitch_in_a_compiled_loss_with_unknown_batch(method):
     """The spectral losses stitch inside tf.function with a dynamic batch size."""
 

@@ -103,6 +103,7 @@ def default_and_mirrored(tmp_path_factory):
     return json.loads((tmp / "out.json").read_text())
 
 
+@pytest.mark.slow
 def test_mirrored_on_two_cpus_matches_single_device(default_and_mirrored):
     assert default_and_mirrored["mirrored"]["replicas"] == 2
     assert default_and_mirrored["default"]["replicas"] == 1
@@ -118,6 +119,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_multi_worker_two_local_processes_match_single_device(tmp_path, default_and_mirrored):
     workers = [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]
     procs = []
@@ -199,6 +201,7 @@ def float64():
     keras.config.set_dtype_policy(policy)
 
 
+@pytest.mark.slow
 def test_xla_compiled_step_matches_plain_step(float64):
     x = np.random.default_rng(2).standard_normal((8, 3, 8))  # float64
     histories, weights = [], []
