@@ -59,6 +59,7 @@ def test_progression_repeats_so_later_parts_hold_the_training_material(track):
     assert next_chord < 0.5, next_chord  # one chord later: a different chord
 
 
+@pytest.mark.slow
 def test_loudness_pulses_every_five_to_eight_seconds(track):
     hop = SR // 10
     rms = np.sqrt(np.mean(track[: len(track) // hop * hop].reshape(-1, hop) ** 2, axis=1))

@@ -59,6 +59,7 @@ def test_stats_come_from_training_split_only(tmp_path, kind):
     assert p.valid.signal.std() > 5 * p.train.signal.std()
 
 
+@pytest.mark.slow
 def test_resampled_to_data_rate(tmp_path):
     write_with_loud_tail(tmp_path / "a.wav", sr=8000)
     p = prepare(Data(source=str(tmp_path / "a.wav"), sample_rate=16000, **SMALL))

@@ -141,6 +141,7 @@ def test_tfds_source_reads_mocked_dataset_without_download():
     np.testing.assert_allclose(rec.clips[0][1], np.concatenate(expected), atol=1e-7)
 
 
+@pytest.mark.slow
 def test_tfds_unknown_name_and_missing_data(tmp_path):
     with pytest.raises(DataError, match="no dataset named 'no_such_audio_set'"):
         load_source(Data(source="tfds:no_such_audio_set", tfds_data_dir=str(tmp_path)))

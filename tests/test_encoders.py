@@ -82,6 +82,7 @@ def test_registry_and_bad_parameters():
         build_encoder("none", F, {"output_dim": 4})
 
 
+@pytest.mark.slow
 def test_trains_and_reads_the_spectrum():
     """Briefly trained, the features tell a low tone from a high one (the encoder is differentiable end to end)."""
     keras.utils.set_random_seed(0)
@@ -207,6 +208,7 @@ def test_rollout_falls_back_to_the_unfolded_loop_and_equals_stepping():
         rollout_frames(generator, seeds, 6, F, feedback="raw", fold=True)
 
 
+@pytest.mark.slow
 def test_model_with_encoder_round_trips_config_weights_and_keras_file(tmp_path):
     from advaudio.models import FrameGRU, build_generator
 
@@ -232,6 +234,7 @@ def test_model_with_encoder_round_trips_config_weights_and_keras_file(tmp_path):
 @pytest.mark.parametrize("objective, regime", [
     ("mse", "teacher_forcing"), ("mse", "scheduled_sampling"), ("mse", "free_running"), ("gan_denoise", "teacher_forcing"),
 ])
+@pytest.mark.slow
 def test_every_objective_and_regime_trains_the_encoder(objective, regime):
     from advaudio.objectives import build_trainer
 

@@ -97,6 +97,7 @@ def test_rollout_equals_stepping_the_keras_model(cell, jit, fold, batch, seeds):
     np.testing.assert_allclose(got, keras_reference(model, seeds, 9), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_unfoldable_rollout_equals_stepping_the_keras_model(seeds):
     model = tiny_model(skip_connections=True)  # the head sees the input frame: no folding
     assert not generation.get_rollout(model, F, "raw").foldable
@@ -140,6 +141,7 @@ def test_chunks_continue_seamlessly(gru, seeds, feedback, dither, hop, fold):
     np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_folded_weights_follow_weight_changes(seeds):
     model = tiny_model(units=4, layers=1)
     before = rollout_frames(model, seeds, 5, F, feedback="raw", fold=True)
@@ -151,6 +153,7 @@ def test_folded_weights_follow_weight_changes(seeds):
     assert np.abs(after - before).max() > 1e-3
 
 
+@pytest.mark.slow
 def test_cached_rollouts_do_not_keep_models_alive(seeds):
     import gc
     import weakref
@@ -163,6 +166,7 @@ def test_cached_rollouts_do_not_keep_models_alive(seeds):
     assert ref() is None
 
 
+@pytest.mark.slow
 def test_falls_back_to_graph_mode_when_xla_fails(seeds, monkeypatch, caplog):
     model = tiny_model(units=4, layers=1, seed=3)
     roll = generation.get_rollout(model, F, "raw")
@@ -220,6 +224,7 @@ def test_duration_is_exact_to_the_sample(gru, seeds, num_samples, method, hop):
     assert np.all(np.isfinite(audio))
 
 
+@pytest.mark.slow
 def test_overlap_add_output_is_the_stitched_rollout(gru, seeds):
     hop = F // 2
     audio = generate(gru, seeds, num_frames=5, frame_hop=hop, stitch_method="overlap_add", feedback="raw")
@@ -356,6 +361,7 @@ def tiny_experiment(frame_length=F, sample_rate=8000, units=8, layers=2):
 STATS = Stats("standard", mean=0.1, std=0.25)
 
 
+@pytest.mark.slow
 def test_generate_for_run_writes_samples_sidecars_and_seeds(tmp_path, gru):
     cfg = tiny_experiment()
     valid = np.random.default_rng(5).normal(size=4000).astype(np.float32)
@@ -392,6 +398,7 @@ def test_generate_for_run_never_seeds_from_train(tmp_path, gru):
         generate_for_run(tmp_path, cfg, gru, stats=STATS, seed_signal={"valid": np.zeros(10, np.float32)})
 
 
+@pytest.mark.slow
 def test_missing_split_is_read_through_the_data_layer(tmp_path, gru, monkeypatch):
     class Split:
         signal = np.random.default_rng(6).normal(size=500).astype(np.float32)

@@ -134,6 +134,7 @@ def test_degrade_hand_values():
 # --------------------------------------------------------------------------- generation
 
 
+@pytest.mark.slow
 def test_generate_without_revision_is_todays_output(gru, seeds):
     today = generate(gru, seeds, num_samples=150)
     np.testing.assert_array_equal(generate(gru, seeds, num_samples=150, revision=None), today)
@@ -143,6 +144,7 @@ def test_generate_without_revision_is_todays_output(gru, seeds):
 
 
 @pytest.mark.parametrize("hop", [F, F // 2])
+@pytest.mark.slow
 def test_generate_applies_the_revision_before_stitching(gru, seeds, hop):
     reviser = randomised(BidirectionalReviser(frame_length=F, units=4))
     got = generate(gru, seeds, num_frames=9, frame_hop=hop, revision=reviser, revision_window=4, revision_hop=2)
@@ -168,6 +170,7 @@ def tiny_experiment():
 STATS = Stats("standard", mean=0.0, std=0.25)
 
 
+@pytest.mark.slow
 def test_generate_for_run_with_revision_none_is_unchanged(tmp_path, gru):
     cfg = tiny_experiment()
     valid = np.random.default_rng(6).normal(size=2000).astype(np.float32)
@@ -272,6 +275,7 @@ def test_rollout_windows_are_the_generators_rollouts_and_the_real_continuation(g
         np.testing.assert_allclose(rollouts[i], rollout_frames(gru, seed, 4, F, seed=5)[0], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_degraded_real_windows_are_real_audio_plus_noise_and_clicks():
     cfg = data_experiment()
     cfg.data.frame_hop = F // 2  # overlapping frames come from one degraded signal
@@ -293,6 +297,7 @@ def test_degraded_real_windows_are_real_audio_plus_noise_and_clicks():
 
 
 @pytest.mark.parametrize("share", [0.0, 1.0])
+@pytest.mark.slow
 def test_training_batches_mix_rollouts_and_degraded_audio(gru, share):
     cfg = data_experiment()
     cfg.revise.rollout_share, cfg.revise.rollouts = share, 4

@@ -92,6 +92,7 @@ def test_second_generation_shares_the_regime_s_draws_but_not_the_noise(batch, re
         np.testing.assert_allclose(again.numpy(), second.numpy(), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_gan_trains_with_the_energy_term_too(batch):
     cfg = energy_experiment()
     cfg.objective.name = "gan_denoise"

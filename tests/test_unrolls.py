@@ -68,6 +68,7 @@ def test_folded_free_run_equals_step_by_step(float64, cell, layers, noise_dim):
 
 
 @pytest.mark.parametrize("cell,layers,noise_dim", CASES)
+@pytest.mark.slow
 def test_folded_scheduled_sampling_equals_step_by_step(float64, cell, layers, noise_dim):
     g = model(cell, layers, noise_dim=noise_dim)
     rng = np.random.default_rng(2)
@@ -91,6 +92,7 @@ def test_folded_scheduled_sampling_equals_step_by_step(float64, cell, layers, no
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.slow
 def test_folded_unrolls_compile_and_match_in_float32(cell):
     """The traced (training) path in float32: sums in a different order, so a float32 tolerance
     derived from the products' lengths (frame_length + units terms, carried over STEPS steps)."""
