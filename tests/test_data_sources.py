@@ -29,6 +29,7 @@ def test_every_source_kind_is_registered():
     "suffix,subtype",
     [("wav", "PCM_16"), ("flac", "PCM_16"), ("ogg", "VORBIS"), ("aiff", "PCM_16"), ("au", "PCM_16"), ("mp3", "MPEG_LAYER_III")],
 )
+@pytest.mark.slow
 def test_reads_each_format_as_mono_at_the_data_rate(tmp_path, suffix, subtype):
     path = tmp_path / f"a.{suffix}"
     sf.write(path, sine(), SR, subtype=subtype)
@@ -40,6 +41,7 @@ def test_reads_each_format_as_mono_at_the_data_rate(tmp_path, suffix, subtype):
     assert 0.25 < np.abs(audio).max() < 0.75
 
 
+@pytest.mark.slow
 def test_stereo_is_mixed_down_and_rate_converted(tmp_path):
     left, right = sine(440.0, 1.0, 8000, 0.4), sine(440.0, 1.0, 8000, 0.2)
     sf.write(tmp_path / "st.wav", np.stack([left, right], axis=1), 8000, subtype="FLOAT")

@@ -24,6 +24,7 @@ def test_minmax_maps_train_range_to_unit_interval():
     arrays(np.float32, st.integers(2, 200), elements=st.floats(-1, 1, width=32)),
     st.sampled_from(["standard", "minmax"]),
 )
+@pytest.mark.slow
 def test_denormalize_inverts_normalize(x, kind):
     if np.ptp(x) < 1e-3:
         with pytest.raises(DataError):

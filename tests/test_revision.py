@@ -180,6 +180,7 @@ def test_generate_for_run_with_revision_none_is_unchanged(tmp_path, gru):
     assert sidecar["revision_window"] is None
 
 
+@pytest.mark.slow
 def test_generate_for_run_loads_the_runs_reviser_and_records_it(tmp_path, gru):
     import soundfile as sf
 

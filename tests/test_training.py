@@ -154,6 +154,7 @@ def _dataset(x, y):
     return lambda epoch: tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(2)
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_before_saving():
     trainer, _ = _tiny_trainer()
     x = np.ones((4, 3, 8), "float32")
@@ -166,6 +167,7 @@ def test_non_finite_loss_stops_before_saving():
     assert saved == []
 
 
+@pytest.mark.slow
 def test_training_state_round_trip_restores_optimizer_exactly(tmp_path):
     trainer, _ = _tiny_trainer()
     x = np.random.default_rng(1).standard_normal((4, 3, 8)).astype("float32")
