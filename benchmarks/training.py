@@ -1,37 +1,75 @@
-"""Training throughput of the default model against this machine's matmul throughput.
+"""Training speed of the default model: advaudio's fused recurrence against plain Keras, in one run.
 
-Prints, measured in one run: float32 matmul FLOP/s on the GRU's largest matmul
-shape, both as numpy's BLAS and as TensorFlow (oneDNN) run it (the ceilings),
-the FLOP/s and audio samples/s of advaudio's training loop (FrameTrainer +
-training.Loop, MSE) on the default mse_baseline model, and of a plain Keras
-`Model.fit` on the same GRU stack, each as a share of both ceilings, and
-advaudio's speed relative to plain Keras (1.0 = no overhead of its own).
+Prints, measured in interleaved rounds (each round times every row once, so
+load on a shared machine hits all rows alike; figures are medians over
+rounds, as wall-clock and as process CPU time):
+  - the float32 matmul ceiling (TensorFlow, the model's largest product
+    `[batch * steps, frame_length] x [frame_length, 3 * units]`), timed in
+    every round too;
+  - plain Keras `Model.fit` on the same model built from Keras layers
+    (`keras.Sequential` of `keras.layers.GRU` and `Dense`), and advaudio's
+    training loop (FrameTrainer + training.Loop, MSE) on the default
+    mse_baseline model: ms/step, audio samples/s, GFLOP/s and the share of the
+    ceiling, and the speed ratio (goal >= 1.8x; share goal >= 60%);
+  - the recurrence variants behind that choice (one forward, backward and
+    Adam step each): Keras' layers, the fused input projection with the
+    hand-written backward loop (the default), with TensorFlow's autodiff of
+    the loop, with `tf.scan`, and with the loops XLA-compiled;
+  - the free-running training step of experiments/gan_free_running.py's
+    unroll (true prefix, then `free_run_steps` frames on the model's own
+    predictions; forward, backward, Adam): today's code (Keras layers,
+    step-by-step feedback) against the fused recurrence with and without the
+    folded feedback (goal >= 1.5x).
 
-Run: python benchmarks/training.py [--steps 20]
+Run: python benchmarks/training.py [--rounds 7] [--steps 3] [--rows fit variants free_run]
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import os
+import statistics
+import subprocess
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # a CPU benchmark
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # run from a checkout
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from advaudio import config as C  # noqa: E402
-from advaudio import training  # noqa: E402
+from advaudio import models, training  # noqa: E402
 from advaudio.models import build_generator  # noqa: E402
 from advaudio.objectives import build_trainer  # noqa: E402
+from advaudio.objectives.base import free_run  # noqa: E402
+
+GOALS = {"fit": 1.8, "share": 0.60, "free_run": 1.5}
 
 
-def model_flops_per_step(cfg: C.Experiment) -> float:
+def cpu_description() -> str:
+    """lscpu's model name and whether the CPU has AVX-512 (matmul speed differs ~3x)."""
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        text = ""
+    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Model name")), "?")
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        flags = text
+    avx512 = "avx512f" in flags
+    return f"{name}; AVX-512: {'yes' if avx512 else 'no'}; {os.cpu_count()} CPU cores"
+
+
+def model_flops_per_step(cfg: C.Experiment, steps: int | None = None) -> float:
     """Matmul FLOPs of one training step (forward + backward ~ 3x forward)."""
-    frame, units, batch, steps = cfg.data.frame_length, cfg.model.units, cfg.data.batch_size, cfg.data.sequence_length
+    frame, units, batch = cfg.data.frame_length, cfg.model.units, cfg.data.batch_size
+    steps = cfg.data.sequence_length if steps is None else steps
     gates = 4 if cfg.model.cell == "lstm" else 3
     forward = 0
     width = frame
@@ -43,32 +81,32 @@ def model_flops_per_step(cfg: C.Experiment) -> float:
     return 3.0 * forward * batch * steps
 
 
-def matmul_flops(cfg: C.Experiment, seconds: float = 3.0) -> float:
-    """float32 FLOP/s of the GRU's largest matmul shape, [batch*steps, frame] x [frame, 3*units]."""
-    rows = cfg.data.batch_size * cfg.data.sequence_length
-    a = tf.random.normal((rows, cfg.data.frame_length))
-    b = tf.random.normal((cfg.data.frame_length, 3 * cfg.model.units))
-    mm = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
-    mm()
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        mm().numpy()
-        n += 1
-    return n * 2 * rows * cfg.data.frame_length * 3 * cfg.model.units / (time.perf_counter() - start)
+class Timer:
+    """Median wall-clock and process-CPU seconds per call of several rows, in interleaved rounds."""
+
+    def __init__(self):
+        self.wall: dict[str, list[float]] = {}
+        self.cpu: dict[str, list[float]] = {}
+
+    def time(self, name: str, fn, calls: int = 1) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        fn()
+        self.wall.setdefault(name, []).append((time.perf_counter() - wall) / calls)
+        self.cpu.setdefault(name, []).append((time.process_time() - cpu) / calls)
+
+    def median(self, name: str, cpu: bool = False) -> float:
+        return statistics.median((self.cpu if cpu else self.wall)[name])
+
+    def best(self, name: str) -> float:
+        """The fastest round (wall): the least disturbed by other load."""
+        return min(self.wall[name])
+
+    def spread(self, name: str) -> str:
+        values = self.wall[name]
+        return f"{min(values) * 1e3:.0f}-{max(values) * 1e3:.0f}"
 
 
-def numpy_matmul_flops(cfg: C.Experiment, seconds: float = 3.0) -> float:
-    """The same matmul through numpy's BLAS."""
-    rng = np.random.default_rng(0)
-    rows = cfg.data.batch_size * cfg.data.sequence_length
-    a = rng.standard_normal((rows, cfg.data.frame_length), dtype=np.float32)
-    b = rng.standard_normal((cfg.data.frame_length, 3 * cfg.model.units), dtype=np.float32)
-    a @ b
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        a @ b
-        n += 1
-    return n * 2 * rows * cfg.data.frame_length * 3 * cfg.model.units / (time.perf_counter() - start)
+# --------------------------------------------------------------------------- rows
 
 
 def batches(cfg):
@@ -78,47 +116,224 @@ def batches(cfg):
     return tf.data.Dataset.from_tensors((x, x)).repeat()
 
 
-def time_advaudio(cfg, steps: int) -> float:
+def matmul_row(cfg):
+    rows = cfg.data.batch_size * cfg.data.sequence_length
+    a = tf.random.normal((rows, cfg.data.frame_length))
+    b = tf.random.normal((cfg.data.frame_length, 3 * cfg.model.units))
+    mm = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
+    repeats = 5
+
+    def run():
+        for _ in range(repeats):
+            mm().numpy()
+
+    run()
+    return run, repeats, 2.0 * rows * cfg.data.frame_length * 3 * cfg.model.units
+
+
+def plain_keras_model(cfg) -> keras.Model:
+    """The default model built from Keras layers alone (what a Keras user writes)."""
+    cells = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
+    layers = [keras.Input((None, cfg.data.frame_length))]
+    layers += [cells[cfg.model.cell](cfg.model.units, return_sequences=True) for _ in range(cfg.model.layers)]
+    layers += [keras.layers.Dense(cfg.data.frame_length)]
+    return keras.Sequential(layers)
+
+
+def keras_fit_row(cfg, steps: int):
+    keras.utils.set_random_seed(0)
+    model = plain_keras_model(cfg)
+    model.compile(optimizer=keras.optimizers.Adam(clipnorm=cfg.train.clipnorm), loss="mse")
+    model.fit(batches(cfg), steps_per_epoch=3, epochs=1, verbose=0)  # trace + warm up
+    return lambda: model.fit(batches(cfg), steps_per_epoch=steps, epochs=1, verbose=0)
+
+
+def advaudio_row(cfg, steps: int):
     keras.utils.set_random_seed(0)
     trainer = build_trainer(cfg, build_generator(cfg.model, cfg.data))
     loop = training.Loop(trainer, tf.distribute.get_strategy())
     loop.fit(lambda e: batches(cfg), None, epochs=1, steps_per_epoch=3, verbose=0)  # trace + warm up
-    start = time.perf_counter()
-    loop.fit(lambda e: batches(cfg), None, epochs=1, steps_per_epoch=steps, verbose=0)
-    return (time.perf_counter() - start) / steps
+    return lambda: loop.fit(lambda e: batches(cfg), None, epochs=1, steps_per_epoch=steps, verbose=0)
 
 
-def time_plain_keras(cfg, steps: int) -> float:
+def scan_recurrence(cell, projections, states):
+    """`models.recurrence` as `tf.scan` over `models.cell_from_projections` (autodiff)."""
+    kernel = tf.convert_to_tensor(cell.recurrent_kernel)
+
+    def fn(carry, projection):
+        _, new = models.cell_from_projections(cell, projection, tf.matmul(carry[0], kernel), list(carry))
+        return tuple(new)
+
+    out = tf.scan(fn, tf.transpose(projections, [1, 0, 2]), initializer=tuple(states))
+    return tf.transpose(out[0], [1, 0, 2]), [o[-1] for o in out]
+
+
+def variant_row(cfg, variant: str):
+    """One forward + backward + Adam step (a `tf.function`) of the default model under a recurrence variant.
+
+    The variant is chosen while tracing (module switches in advaudio.models), so
+    each row keeps its own compiled step.
+    """
     keras.utils.set_random_seed(0)
     model = build_generator(cfg.model, cfg.data)
-    model.compile(optimizer=keras.optimizers.Adam(clipnorm=cfg.train.clipnorm), loss="mse")
-    model.fit(batches(cfg), steps_per_epoch=3, epochs=1, verbose=0)
-    start = time.perf_counter()
-    model.fit(batches(cfg), steps_per_epoch=steps, epochs=1, verbose=0)
-    return (time.perf_counter() - start) / steps
+    model.recurrence = "keras" if variant == "Keras layers" else "fused"
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(model.trainable_variables)
+    x = tf.constant(np.random.default_rng(0).standard_normal(
+        (cfg.data.batch_size, cfg.data.sequence_length, cfg.data.frame_length)).astype("float32"))
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True) - x))
+        optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+        return loss
+
+    saved = (models.recurrence, models._has_default_activations, models.RECURRENCE_JIT)
+    try:
+        if variant == "fused, autodiff loop":
+            models._has_default_activations = lambda cell: False
+        elif variant == "fused, tf.scan":
+            models.recurrence = scan_recurrence
+        elif variant == "fused, XLA loops":
+            models.RECURRENCE_JIT = True
+        step().numpy()  # trace with the variant in place
+    finally:
+        models.recurrence, models._has_default_activations, models.RECURRENCE_JIT = saved
+    step().numpy()
+    return lambda: step().numpy()
 
 
-def main() -> None:
+VARIANTS = ("Keras layers", "fused, hand BPTT (default)", "fused, autodiff loop", "fused, tf.scan", "fused, XLA loops")
+
+
+def free_run_row(cfg, recurrence: str, fold):
+    """experiments/gan_free_running.py's generator unroll: prefix, free run, MSE on the rollout; one Adam step."""
+    keras.utils.set_random_seed(0)
+    model = build_generator(cfg.model, cfg.data)
+    model.recurrence = recurrence
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(model.trainable_variables)
+    prefix, steps = cfg.objective.free_run_prefix, cfg.objective.free_run_steps
+    x = tf.constant(np.random.default_rng(0).standard_normal(
+        (cfg.data.batch_size, prefix + steps, cfg.data.frame_length)).astype("float32"))
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            prefix_preds, states = model.call_with_states(x[:, :prefix], training=True)
+            rollout = free_run(model, prefix_preds[:, -1], states, steps, fold=fold)
+            loss = tf.reduce_mean(tf.square(rollout - x[:, prefix:]))
+        optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+        return loss
+
+    step().numpy()
+    step().numpy()
+    return lambda: step().numpy()
+
+
+FREE_RUN_ROWS = {
+    "today: Keras layers, step-by-step feedback": ("keras", False),
+    "fused, step-by-step feedback": ("fused", False),
+    "fused, folded feedback (default)": ("fused", None),
+}
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=20)
-    args = parser.parse_args()
-    cfg = C.load_experiment(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "experiments", "mse_baseline.py"))[0]
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds; figures are medians")
+    parser.add_argument("--steps", type=int, default=3, help="training steps per fit call in each round")
+    parser.add_argument("--rows", nargs="+", default=["fit", "variants", "free_run"],
+                        choices=["fit", "variants", "free_run"])
+    parser.add_argument("--free-run-steps", type=int, nargs="+", default=None,
+                        help="free_run_steps values for the free-running rows (default: the experiment's)")
+    args = parser.parse_args(argv)
+
+    cfg = C.load_experiment(os.path.join(ROOT, "experiments", "mse_baseline.py"))[0]
+    free_cfg = C.load_experiment(os.path.join(ROOT, "experiments", "gan_free_running.py"))[0]
     flops = model_flops_per_step(cfg)
     samples = cfg.data.batch_size * cfg.data.sequence_length * cfg.data.frame_length
-    ceilings = {"numpy BLAS": numpy_matmul_flops(cfg), "TensorFlow": matmul_flops(cfg)}
+    print(f"CPU: {cpu_description()}; load average {os.getloadavg()[0]:.1f} at start")
     print(f"default model: {cfg.model.layers} x {cfg.model.cell.upper()} {cfg.model.units}, frames of "
           f"{cfg.data.frame_length}, sequences of {cfg.data.sequence_length}, batch {cfg.data.batch_size}; "
-          f"{flops / 1e9:.1f} GFLOP per step; {os.cpu_count()} CPU cores")
-    for name, ceiling in ceilings.items():
-        print(f"float32 matmul ceiling ({name}): {ceiling / 1e9:.1f} GFLOP/s")
-    times = {}
-    for name, fn in (("plain Keras Model.fit", time_plain_keras), ("advaudio training loop", time_advaudio)):
-        seconds = times[name] = fn(cfg, args.steps)
-        shares = ", ".join(f"{flops / seconds / c:5.1%} of {n}" for n, c in ceilings.items())
-        print(f"{name:24s} {seconds * 1e3:7.1f} ms/step  {samples / seconds / 1e6:6.2f} M audio samples/s  "
-              f"{flops / seconds / 1e9:6.1f} GFLOP/s = {shares}")
-    ratio = times["plain Keras Model.fit"] / times["advaudio training loop"]
-    print(f"advaudio speed / plain Keras speed: {ratio:.2f}")
+          f"{flops / 1e9:.1f} GFLOP per step (forward + backward ~ 3x forward)")
+
+    timer = Timer()
+    rows = {}
+    matmul, matmul_calls, matmul_flops = matmul_row(cfg)
+    rows["matmul"] = (matmul, matmul_calls)
+    if "fit" in args.rows:
+        rows["plain Keras Model.fit"] = (keras_fit_row(cfg, args.steps), args.steps)
+        rows["advaudio training loop"] = (advaudio_row(cfg, args.steps), args.steps)
+    if "variants" in args.rows:
+        for variant in VARIANTS:
+            rows[f"variant: {variant}"] = (variant_row(cfg, variant), 1)
+    free_run_steps = args.free_run_steps or [free_cfg.objective.free_run_steps]
+    if "free_run" in args.rows:
+        for steps in free_run_steps:
+            run_cfg = C.apply_overrides(copy.deepcopy(free_cfg), [f"objective.free_run_steps={steps}"])
+            for name, (recurrence, fold) in FREE_RUN_ROWS.items():
+                rows[f"free run {steps}: {name}"] = (free_run_row(run_cfg, recurrence, fold), 1)
+    for _ in range(args.rounds):
+        for name, (fn, calls) in rows.items():
+            timer.time(name, fn, calls)
+
+    results = {"cpu": cpu_description(), "load_average_end": os.getloadavg()[0]}
+    # The ceiling is the fastest round (a ceiling is what the machine can do); shares compare it with
+    # the fastest round of each row, and, less sensitive to load, CPU time with CPU time.
+    ceiling = matmul_flops / timer.best("matmul")
+    ceiling_cpu = matmul_flops / timer.median("matmul", cpu=True)
+    results["ceiling_gflops"] = ceiling / 1e9
+    print(f"\nfloat32 matmul ceiling (TensorFlow, [{cfg.data.batch_size * cfg.data.sequence_length}, "
+          f"{cfg.data.frame_length}] x [{cfg.data.frame_length}, {3 * cfg.model.units}]): {ceiling / 1e9:.1f} GFLOP/s "
+          f"(fastest round; median {matmul_flops / timer.median('matmul') / 1e9:.1f}; "
+          f"{ceiling_cpu / 1e9:.1f} per CPU-second)")
+    print(f"\n{'row':58s} {'ms/step':>8s} {'(range)':>11s} {'CPU ms':>7s}")
+
+    def show(name):
+        print(f"{name:58s} {timer.median(name) * 1e3:8.1f} {timer.spread(name):>11s} {timer.median(name, True) * 1e3:7.1f}")
+
+    if "fit" in args.rows:
+        for name in ("plain Keras Model.fit", "advaudio training loop"):
+            show(name)
+            seconds = timer.median(name)
+            print(f"{'':58s} {samples / seconds / 1e6:6.2f} M audio samples/s, {flops / seconds / 1e9:6.1f} GFLOP/s; "
+                  f"fastest round {flops / timer.best(name) / ceiling:5.1%} of the ceiling's fastest (CPU time: "
+                  f"{flops / timer.median(name, True) / ceiling_cpu:5.1%})")
+        ratio = timer.median("plain Keras Model.fit") / timer.median("advaudio training loop")
+        ratio_cpu = timer.median("plain Keras Model.fit", True) / timer.median("advaudio training loop", True)
+        share = flops / timer.best("advaudio training loop") / ceiling
+        share_cpu = flops / timer.median("advaudio training loop", True) / ceiling_cpu
+        results.update(fit_ratio=ratio, fit_ratio_cpu=ratio_cpu, share=share)
+        print(f"advaudio speed / plain Keras Model.fit speed: {ratio:.2f}x wall, {ratio_cpu:.2f}x CPU time "
+              f"(goal >= {GOALS['fit']}x); share of the ceiling {share:.1%} fastest rounds, {share_cpu:.1%} CPU time "
+              f"(goal >= {GOALS['share']:.0%})")
+    if "variants" in args.rows:
+        print("\nrecurrence variants (forward + backward + Adam step of the default model):")
+        base = "variant: Keras layers"
+        for variant in VARIANTS:
+            name = f"variant: {variant}"
+            show(name)
+            results[name] = timer.median(base) / timer.median(name)
+            print(f"{'':58s} x Keras layers: {timer.median(base) / timer.median(name):.2f} wall, "
+                  f"{timer.median(base, True) / timer.median(name, True):.2f} CPU time")
+    if "free_run" in args.rows:
+        for steps in free_run_steps:
+            print(f"\nfree-running training step (gan_free_running's unroll: prefix {free_cfg.objective.free_run_prefix}, "
+                  f"{steps} free-run frames, batch {free_cfg.data.batch_size}):")
+            base = f"free run {steps}: today: Keras layers, step-by-step feedback"
+            for row in FREE_RUN_ROWS:
+                name = f"free run {steps}: {row}"
+                show(name)
+                results[name] = timer.median(base) / timer.median(name)
+                print(f"{'':58s} x today: {timer.median(base) / timer.median(name):.2f} wall, "
+                      f"{timer.median(base, True) / timer.median(name, True):.2f} CPU time (goal >= {GOALS['free_run']}x)")
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared machine "
+          "lowers and spreads the wall-clock figures; CPU-time ratios are less sensitive to it)")
+    return results
 
 
 if __name__ == "__main__":
