@@ -171,6 +171,7 @@ def test_encoder_none_is_the_plain_model_bit_for_bit():
 
 
 @pytest.mark.parametrize("noise_dim", [0, 3])
+@pytest.mark.slow
 def test_the_recurrent_stack_reads_the_encoder_in_call_and_step(noise_dim):
     generator = model_for(encoder_experiment(noise_dim=noise_dim))
     assert isinstance(generator.encoder, STFTConvEncoder) and not generator.foldable

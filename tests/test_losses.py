@@ -350,6 +350,7 @@ def test_batch_chunks_cover_the_batch_in_whole_sequences():
     assert losses.batch_chunks(4, 300, None) == [(0, None)]
 
 
+@pytest.mark.slow
 def test_chunked_components_and_gradient_equal_the_whole_batch():
     rng = np.random.default_rng(11)
     a, b = rng.normal(size=(5, 300)).astype(np.float32), rng.normal(size=(5, 300)).astype(np.float32)

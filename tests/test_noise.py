@@ -38,6 +38,7 @@ def test_noise_dim_zero_is_the_deterministic_model_bit_for_bit(frames):
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.slow
 def test_noise_is_concatenated_to_the_input_frame(frames, cell):
     model = noisy_model(cell)
     assert model.cells[0].kernel.shape[0] == FRAME + NOISE  # the first layer reads [frame, noise]

@@ -49,6 +49,7 @@ CASES = [("gru", 1, 0), ("gru", 2, 0), ("gru", 3, 2), ("lstm", 1, 2), ("lstm", 2
 
 
 @pytest.mark.parametrize("cell,layers,noise_dim", CASES)
+@pytest.mark.slow
 def test_folded_free_run_equals_step_by_step(float64, cell, layers, noise_dim):
     g = model(cell, layers, noise_dim=noise_dim)
     rng = np.random.default_rng(1)
