@@ -42,6 +42,9 @@ ROWS = {
     # The spectral terms on a random 1 s run of 4 frames per sequence (what experiments/gan_denoise.py trains with):
     # a different measurement (16 s of audio per step instead of 200 s), shown for comparison.
     "spectral_segments": ("experiments/spectral.py", ["objective.stft={'segment_frames': 4}"]),
+    # spec/energy (noise_dim 16): two generations per step and three spectrograms per resolution, on the same
+    # 4-frame segments: compare with spectral_segments.
+    "spectral_energy": ("experiments/spectral_energy.py", []),
 }
 
 

@@ -372,6 +372,9 @@ class FrameTrainer(keras.Model):
         free_running: from a true prefix of `free_run_prefix` frames, at a random
             position of each batch, the generator unrolls `free_run_steps`
             frames on its own predictions; the loss is taken on those frames only.
+    With spec/energy weighted, each batch is generated twice in the same regime
+    with independent noise (`training_generations`; validation: two fixed-seed
+    teacher-forced generations), and the loss context holds both.
     Validation (`test_step`) is always teacher-forced, so val_loss compares across regimes.
     Randomness is stateless, from (train.seed, step, replica): reproducible and
     safe under every distribution strategy.
