@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 OVERRIDES_FILE = "overrides.json"
@@ -101,11 +103,44 @@ def write_run_folder(run_dir: Path, cfg, source: str, overrides: list, smoke: bo
         sf.write(reference / f"{split}.wav", np.clip(audio, -1.0, 1.0), prepared.sample_rate, subtype="PCM_16")
 
 
+@contextlib.contextmanager
+def native_stderr_captured():
+    """Captures what native code writes to file descriptor 2 (TensorFlow's start-up notes: absl's
+    pre-initialisation warning, CUDA probing) and replays it only if the block raises, so that a
+    config error is the only output of a run that stops before any work."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def import_builtins() -> None:
+    """Imports TensorFlow and every registry's built-in entries (what `config.validate` looks up)."""
+    from advaudio import registry
+
+    for value in vars(registry).values():
+        if isinstance(value, registry.Registry):
+            value.names()
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from advaudio import config as config_lib
 
+    with native_stderr_captured():
+        import_builtins()
     try:
         cfg, source, overrides, smoke = resolve_config(args)
         if cfg.generate.revision != "none":  # the revision pass: a source run's data and model, smoke sizes

@@ -266,4 +266,6 @@ def test_command_line_exits_2_without_traceback_or_folder(overrides, message, tm
                             cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert 1 <= len(lines) <= 2 and all(line.startswith("error: ") for line in lines), result.stderr  # no TF noise
     assert not out.exists()
