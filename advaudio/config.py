@@ -569,8 +569,7 @@ def _train_problems(cfg: Experiment) -> list[str]:
         problems.append(f"train.distribute={train.distribute!r}: {STRATEGIES.unknown_message(train.distribute)}")
     elif train.distribute == "mirrored":
         problems += _at_least(cfg, ["train.cpu_replicas"], 1)
-    from advaudio.evaluation.generation_check import config_problems  # train.generation_check, train.best_by
-    return problems + config_problems(cfg)
+    return problems
 
 
 def _generate_problems(cfg: Experiment) -> list[str]:
@@ -612,7 +611,11 @@ def _problem_lines(err: Exception, prefix: str = "") -> list[str]:
 
 # Sections owned by a feature module are checked by that module: (module, function(experiment) -> list of
 # problem lines, or raising ValueError). `validate` runs them, then the checks users add to CONFIG_CHECKS.
-FEATURE_CHECKS = (("advaudio.revision", "check_config"), ("advaudio.encoders", "check_config"))
+FEATURE_CHECKS = (
+    ("advaudio.revision", "check_config"),  # generate.revision*, revise.*
+    ("advaudio.encoders", "check_config"),  # model.encoder, model.encoder_params
+    ("advaudio.evaluation.generation_check", "config_problems"),  # train.generation_check.*, train.best_by
+)
 
 
 def _registry_problems(cfg: Experiment) -> list[str]:
