@@ -101,6 +101,10 @@ class TrainingState:
     def __init__(self, trainer, directory: Path, keep: int, chief: bool = True, task_id: int = 0):
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         items = {f"net_{k}": v for k, v in trainer.networks().items()}
+        # tf.train.Checkpoint does not follow Keras 3's lists of layers (FrameGRU.recurrent_layers, discriminator
+        # stacks): without these explicit lists only directly attached layers (the head) would be saved, and the
+        # rest (non-trainable weights included) would survive a resume only where an optimizer tracks them.
+        items.update({f"weights_{k}": list(v.weights) for k, v in trainer.networks().items()})
         items.update({f"opt_{k}": v for k, v in trainer.optimizers().items()})
         self.checkpoint = tf.train.Checkpoint(epoch=self.epoch, **items)
         self.directory = Path(directory) if chief else Path(directory).parent / f"worker-{task_id}-scratch"
