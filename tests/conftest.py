@@ -20,3 +20,17 @@ def tone():
         return (0.5 * np.sin(2 * np.pi * freq * t)).astype("float32")
 
     return make
+
+
+@pytest.fixture
+def float64():
+    """Keras in float64 for one test, then back: equivalence tests between set-ups that sum in different
+    orders (fused vs Keras layers, folded vs step by step, XLA vs graph) keep a tight tolerance meaningful."""
+    import keras
+
+    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    yield
+    keras.config.set_floatx(floatx)
+    keras.config.set_dtype_policy(policy)

@@ -97,16 +97,6 @@ from advaudio import models  # noqa: E402
 HEAD_CHECKPOINTS = __import__("pathlib").Path(__file__).parent / "data" / "head_checkpoints"
 
 
-@pytest.fixture
-def float64():
-    previous, policy = keras.config.floatx(), keras.config.dtype_policy()
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_floatx(previous)
-    keras.config.set_dtype_policy(policy)
-
-
 def _pair(cell, layers, skip=False, frame=6, units=5):
     """A Keras-layer model and a fused one with the same non-trivial weights."""
     keras.utils.set_random_seed(0)

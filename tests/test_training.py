@@ -207,17 +207,6 @@ def test_log_round_trip_and_truncation(tmp_path):
     assert back == rows
 
 
-@pytest.fixture
-def float64():
-    """Keras in float64 for one test: XLA fuses and reorders sums, which in float32 changes results by rounding."""
-    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_floatx(floatx)
-    keras.config.set_dtype_policy(policy)
-
-
 @pytest.mark.slow
 def test_xla_compiled_step_matches_plain_step(float64):
     x = np.random.default_rng(2).standard_normal((8, 3, 8))  # float64

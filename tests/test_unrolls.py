@@ -10,16 +10,6 @@ from advaudio.objectives import base
 FRAME, UNITS, BATCH, STEPS = 6, 5, 3, 5
 
 
-@pytest.fixture
-def float64():
-    previous, policy = keras.config.floatx(), keras.config.dtype_policy()
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_floatx(previous)
-    keras.config.set_dtype_policy(policy)
-
-
 def model(cell, layers, skip=False, noise_dim=0):
     keras.utils.set_random_seed(0)
     m = FrameGRU(FRAME, UNITS, layers, cell=cell, skip_connections=skip, gate_bias=0.3, noise_dim=noise_dim)
