@@ -403,21 +403,14 @@ class FrameTrainer(keras.Model):
             )
 
     def _check_regime(self) -> None:
+        # The same check config.validate runs (a trainer may also be built without it, from Python).
+        from advaudio.objectives.checks import regime_problems  # checks imports this module
+
+        problems = regime_problems(self.experiment)
+        if problems:
+            raise ValueError("\n".join(problems))
         objective = self.experiment.objective
-        if objective.regime not in REGIMES:
-            raise ValueError(f"objective.regime must be one of {REGIMES}, got {objective.regime!r}")
-        if objective.regime == "scheduled_sampling":
-            if not 0.0 <= objective.sampling_probability <= 1.0:
-                raise ValueError(f"objective.sampling_probability must be in [0, 1], got {objective.sampling_probability}")
-            sampling_probability(0, objective.sampling_probability, objective.sampling_schedule, objective.sampling_ramp_steps)
         if objective.regime == "free_running":
-            prefix, steps, length = objective.free_run_prefix, objective.free_run_steps, self.experiment.data.sequence_length
-            if prefix < 1 or steps < 1 or prefix + steps > length:
-                raise ValueError(
-                    f"free-running needs 1 <= free_run_prefix ({prefix}), 1 <= free_run_steps ({steps}) and "
-                    f"prefix + steps <= data.sequence_length ({length}); lower objective.free_run_prefix / "
-                    "objective.free_run_steps or raise data.sequence_length"
-                )
             if all(name.startswith("rec/") for name in objective.loss_weights):
                 warnings.warn(
                     "free-running with reconstruction terms only tends to freeze the output into one repeated, "
