@@ -573,7 +573,7 @@ def _train_problems(cfg: Experiment) -> list[str]:
 
 
 def _generate_problems(cfg: Experiment) -> list[str]:
-    from advaudio.generation import FEEDBACKS, check_output_options
+    from advaudio.synthesis import FEEDBACKS, check_output_options
     from advaudio.registry import STITCHERS
     from advaudio.stitching import WINDOWS, crossfade_samples, resolve_method
 

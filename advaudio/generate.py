@@ -1,4 +1,4 @@
-"""Command line: generate audio from a trained run folder.
+"""Command line: generate audio from a trained run folder (the library is advaudio/synthesis.py).
 
 Run: python -m advaudio.generate RUN_DIR [--seconds 30] [--count 4] [--stitch overlap_add]
      [--seed-from valid|test|FILE] [--checkpoint best|last|EPOCH] [--out DIR]
@@ -40,7 +40,7 @@ def main(argv=None) -> list[Path]:
 
     from advaudio import config as config_lib
     from advaudio.checkpoints import load_generator
-    from advaudio.generation import generate_for_run
+    from advaudio.synthesis import generate_for_run
     from advaudio.stitching import frames_needed, resolve_method
 
     run_dir = args.run_dir

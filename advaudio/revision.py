@@ -360,25 +360,25 @@ def rollout_windows(generator, signal: np.ndarray, experiment: config_lib.Experi
     """The generator's own rollouts from true prefixes and the real continuations they stand for.
 
     At `count` random positions of `signal`, `revise.prefix_frames` true frames
-    seed `advaudio.generation.rollout_frames` (with the run's feedback, window,
+    seed `advaudio.synthesis.rollout_frames` (with the run's feedback, window,
     dither and temperature: exactly how generation rolls out), which predicts W =
     `generate.revision_window` frames.
 
     Returns:
         (rollouts, targets): `[count, W, frame_length]` float32 each.
     """
-    from advaudio import generation  # generation imports this module lazily; keep the cycle lazy too
+    from advaudio import synthesis  # synthesis imports this module lazily; keep the cycle lazy too
 
     data, gen, revise = experiment.data, experiment.generate, experiment.revise
     hop = config_lib.frame_hop(data)
     prefix, window = revise.prefix_frames, gen.revision_window
-    span = generation.seed_span(prefix + window, data.frame_length, hop)
-    positions = generation.choose_seed_positions(len(signal), count, span, seed)
+    span = synthesis.seed_span(prefix + window, data.frame_length, hop)
+    positions = synthesis.choose_seed_positions(len(signal), count, span, seed)
     rollouts, targets = [], []
     for i in range(0, count, ROLLOUT_BATCH):
         chunk = positions[i : i + ROLLOUT_BATCH]
-        frames = generation.seed_frames_at(signal, chunk, prefix + window, data.frame_length, hop)
-        rollouts.append(generation.rollout_frames(
+        frames = synthesis.seed_frames_at(signal, chunk, prefix + window, data.frame_length, hop)
+        rollouts.append(synthesis.rollout_frames(
             generator, frames[:, :prefix], window, hop, feedback=gen.feedback, window=gen.window,
             dither=gen.dither, seed=seed + i, temperature=gen.temperature,
         ))

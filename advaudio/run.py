@@ -295,15 +295,15 @@ def write_tensorboard_audio(cfg, generator, prepared, epoch: int) -> None:
     import numpy as np
     import tensorflow as tf
 
-    from advaudio import generation
+    from advaudio import synthesis
     from advaudio.config import frame_hop
 
     gen, hop, frame_length = cfg.generate, frame_hop(cfg.data), cfg.data.frame_length
-    span = generation.seed_span(gen.seed_frames, frame_length, hop)
-    positions = generation.choose_seed_positions(len(prepared.valid.signal), 1, span, gen.sample_seed)
-    seed = generation.seed_frames_at(prepared.valid.signal, positions, gen.seed_frames, frame_length, hop)
+    span = synthesis.seed_span(gen.seed_frames, frame_length, hop)
+    positions = synthesis.choose_seed_positions(len(prepared.valid.signal), 1, span, gen.sample_seed)
+    seed = synthesis.seed_frames_at(prepared.valid.signal, positions, gen.seed_frames, frame_length, hop)
     seconds = min(TENSORBOARD_AUDIO_SECONDS, gen.seconds)
-    audio = generation.generate(
+    audio = synthesis.generate(
         generator, seed, num_samples=int(seconds * prepared.sample_rate), frame_hop=hop, stitch_method=gen.stitch,
         window=gen.window, crossfade_length=gen.crossfade_length, dither=gen.dither, feedback=gen.feedback,
         seed=gen.sample_seed,
@@ -313,12 +313,12 @@ def write_tensorboard_audio(cfg, generator, prepared, epoch: int) -> None:
 
 
 def write_samples(cfg, run_dir: Path, prepared) -> None:
-    """The end-of-run samples, from the best checkpoint, through advaudio.generation."""
-    from advaudio import checkpoints, generation
+    """The end-of-run samples, from the best checkpoint, through advaudio.synthesis."""
+    from advaudio import checkpoints, synthesis
 
     generator, info = checkpoints.load_generator(run_dir, "best")
     held_out = {"valid": prepared.valid.signal, "test": prepared.test.signal}
-    paths = generation.generate_for_run(run_dir, cfg, generator, seed_signal=held_out, checkpoint_info=info)
+    paths = synthesis.generate_for_run(run_dir, cfg, generator, seed_signal=held_out, checkpoint_info=info)
     for path in paths:
         print(f"wrote {path}")
 

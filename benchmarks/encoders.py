@@ -5,7 +5,7 @@ frames), "stft_conv" is experiments/stft_encoder.py (the same model and
 objective with the STFT + conv encoder in front). The training step is
 `trainer.train_step` under `tf.function`, as the loop runs it, on one synthetic
 batch of the default shape (benchmarks/objectives.py's batch and timer);
-generation is `advaudio.generation.generate` at batch 1 (the plain model
+generation is `advaudio.synthesis.generate` at batch 1 (the plain model
 folds its rollout; the encoder's cannot fold). Rows are timed in interleaved
 rounds so load on the shared machine hits both alike; figures are medians.
 
@@ -34,7 +34,7 @@ SEED_FRAMES = 4
 
 def generation_seconds(generator, cfg, seconds: float) -> float:
     """Wall seconds to generate `seconds` of audio at batch 1 (after a warm-up call that compiles)."""
-    from advaudio.generation import generate
+    from advaudio.synthesis import generate
 
     seeds = np.random.default_rng(0).normal(size=(1, SEED_FRAMES, cfg.data.frame_length)).astype(np.float32)
     samples = int(seconds * cfg.data.sample_rate)

@@ -193,7 +193,7 @@ def test_the_recurrent_stack_reads_the_encoder_in_call_and_step(noise_dim):
 
 @pytest.mark.slow
 def test_rollout_falls_back_to_the_unfolded_loop_and_equals_stepping():
-    from advaudio.generation import rollout_frames
+    from advaudio.synthesis import rollout_frames
 
     generator = model_for(encoder_experiment())
     seeds = np.random.default_rng(8).normal(size=(2, 3, F)).astype(np.float32)

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from advaudio import config as C
-from advaudio import generation
+from advaudio import synthesis
 from advaudio.models import FrameGRU, build_generator
 from advaudio.objectives import base, build_trainer
 
@@ -129,15 +129,15 @@ def test_generation_draws_noise_per_step_from_the_seed(fold):
     model = noisy_model()
     seeds = np.random.default_rng(2).normal(size=(2, 3, FRAME)).astype("float32")
     kwargs = dict(feedback="raw", fold=fold)
-    a = generation.rollout_frames(model, seeds, 6, FRAME, seed=5, **kwargs)
-    np.testing.assert_array_equal(a, generation.rollout_frames(model, seeds, 6, FRAME, seed=5, **kwargs))
-    np.testing.assert_allclose(generation.rollout_frames(model, seeds, 6, FRAME, seed=5, chunk_frames=4, **kwargs), a,
+    a = synthesis.rollout_frames(model, seeds, 6, FRAME, seed=5, **kwargs)
+    np.testing.assert_array_equal(a, synthesis.rollout_frames(model, seeds, 6, FRAME, seed=5, **kwargs))
+    np.testing.assert_allclose(synthesis.rollout_frames(model, seeds, 6, FRAME, seed=5, chunk_frames=4, **kwargs), a,
                                rtol=1e-5, atol=1e-6)
-    assert np.abs(generation.rollout_frames(model, seeds, 6, FRAME, seed=6, **kwargs) - a).max() > 1e-4
+    assert np.abs(synthesis.rollout_frames(model, seeds, 6, FRAME, seed=6, **kwargs) - a).max() > 1e-4
     # Hand reference: the Keras layers stepped with the same per-step draws, scaled by the temperature.
     temperature = 0.5
-    got = generation.rollout_frames(model, seeds, 6, FRAME, seed=5, temperature=temperature, **kwargs)
-    salt = generation.MODEL_NOISE_SEED_SALT
+    got = synthesis.rollout_frames(model, seeds, 6, FRAME, seed=5, temperature=temperature, **kwargs)
+    salt = synthesis.MODEL_NOISE_SEED_SALT
     warm = tf.random.stateless_normal((2, 3, NOISE), seed=[5 + salt, -1], alg="philox")
     preds, states = model.call_with_states(seeds, noise=temperature * warm)
     pred, expected = preds[:, -1], [preds[:, -1].numpy()]
@@ -147,8 +147,8 @@ def test_generation_draws_noise_per_step_from_the_seed(fold):
         expected.append(pred.numpy())
     np.testing.assert_allclose(got, np.stack(expected, 1), rtol=1e-4, atol=1e-5)
     # Temperature 0 is the mean behaviour: zeros in, whatever the seed.
-    cold = generation.rollout_frames(model, seeds, 6, FRAME, seed=5, temperature=0.0, **kwargs)
-    np.testing.assert_array_equal(cold, generation.rollout_frames(model, seeds, 6, FRAME, seed=9, temperature=0.0, **kwargs))
+    cold = synthesis.rollout_frames(model, seeds, 6, FRAME, seed=5, temperature=0.0, **kwargs)
+    np.testing.assert_array_equal(cold, synthesis.rollout_frames(model, seeds, 6, FRAME, seed=9, temperature=0.0, **kwargs))
     preds, states = model.call_with_states(seeds)
     pred, expected = preds[:, -1], [preds[:, -1].numpy()]
     for _ in range(5):

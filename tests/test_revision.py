@@ -10,7 +10,7 @@ from advaudio import config as config_lib
 from advaudio import revision
 from advaudio.data import Stats
 from advaudio.evaluation.metrics import seam_ratio
-from advaudio.generation import generate, generate_for_run
+from advaudio.synthesis import generate, generate_for_run
 from advaudio.models import FrameGRU
 from advaudio.revision import BidirectionalReviser, ReviserTrainer, degrade, revise_frames, window_starts
 from advaudio.stitching import stitch
@@ -148,7 +148,7 @@ def test_generate_without_revision_is_todays_output(gru, seeds):
 def test_generate_applies_the_revision_before_stitching(gru, seeds, hop):
     reviser = randomised(BidirectionalReviser(frame_length=F, units=4))
     got = generate(gru, seeds, num_frames=9, frame_hop=hop, revision=reviser, revision_window=4, revision_hop=2)
-    from advaudio.generation import rollout_frames
+    from advaudio.synthesis import rollout_frames
 
     frames = rollout_frames(gru, seeds, 9, hop)
     expected = stitch(revise_frames(reviser, frames, 4, 2), "auto", hop).numpy()
@@ -263,7 +263,7 @@ def data_experiment():
 
 @pytest.mark.slow
 def test_rollout_windows_are_the_generators_rollouts_and_the_real_continuation(gru):
-    from advaudio.generation import choose_seed_positions, rollout_frames
+    from advaudio.synthesis import choose_seed_positions, rollout_frames
 
     cfg = data_experiment()
     signal = np.random.default_rng(12).normal(size=3000).astype(np.float32)

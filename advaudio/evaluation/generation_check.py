@@ -2,7 +2,7 @@
 
 The trainer (advaudio.run.train) calls `GenerationCheck.run(generator)` after every epoch and logs the
 `gen/*` values; `train.best_by` can choose the best checkpoint by one of them (see `DIRECTIONS`).
-Generation goes through advaudio.generation (the same seeding and rollout as the end-of-run samples).
+Generation goes through advaudio.synthesis (the same seeding and rollout as the end-of-run samples).
 """
 from __future__ import annotations
 
@@ -152,7 +152,7 @@ class GenerationScorer:
 
 class GenerationCheck:
     """Every epoch: `count` sequences of `seconds` generated free-running from seeds of the `seed_split`
-    split through advaudio.generation, scored by a `GenerationScorer` against that split's audio with the
+    split through advaudio.synthesis, scored by a `GenerationScorer` against that split's audio with the
     seed regions cut out.
 
     Args:
@@ -161,16 +161,16 @@ class GenerationCheck:
     """
 
     def __init__(self, cfg, prepared):
-        from advaudio import generation
+        from advaudio import synthesis
         from advaudio.config import frame_hop
 
         check, gen = cfg.train.generation_check, cfg.generate
         self.cfg, self.stats, self.sample_rate = cfg, prepared.stats, int(prepared.sample_rate)
         self.hop, self.frame_length = frame_hop(cfg.data), int(cfg.data.frame_length)
         signal = np.asarray(getattr(prepared, check.seed_split).signal, dtype=np.float32)
-        span = generation.seed_span(gen.seed_frames, self.frame_length, self.hop)
-        positions = generation.choose_seed_positions(len(signal), check.count, span, gen.sample_seed)
-        self.seeds = generation.seed_frames_at(signal, positions, gen.seed_frames, self.frame_length, self.hop)
+        span = synthesis.seed_span(gen.seed_frames, self.frame_length, self.hop)
+        positions = synthesis.choose_seed_positions(len(signal), check.count, span, gen.sample_seed)
+        self.seeds = synthesis.seed_frames_at(signal, positions, gen.seed_frames, self.frame_length, self.hop)
         self.num_samples = int(round(check.seconds * self.sample_rate))
         reference = metrics.exclude_regions(signal, [(p, p + span) for p in positions])
         reference = reference[: int(REFERENCE_SECONDS * self.sample_rate)]
@@ -180,10 +180,10 @@ class GenerationCheck:
     def generate(self, generator) -> np.ndarray:
         """`[count, samples]` de-normalised audio generated after the seeds (as the end-of-run samples, with
         their stitching, feedback, dither and temperature; without a revision pass, which trains later)."""
-        from advaudio import generation
+        from advaudio import synthesis
 
         gen = self.cfg.generate
-        audio = generation.generate(
+        audio = synthesis.generate(
             generator, self.seeds, num_samples=self.num_samples, frame_hop=self.hop, stitch_method=gen.stitch,
             window=gen.window, crossfade_length=gen.crossfade_length, dither=gen.dither, feedback=gen.feedback,
             seed=gen.sample_seed, temperature=gen.temperature,

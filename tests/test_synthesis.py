@@ -1,4 +1,4 @@
-"""Tests for advaudio/generation.py: the compiled rollout, seeding, safe writing, and the 2016 regressions."""
+"""Tests for advaudio/synthesis.py: the compiled rollout, seeding, safe writing, and the 2016 regressions."""
 import json
 
 import keras
@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from advaudio import config as config_lib
-from advaudio import generation
+from advaudio import synthesis
 from advaudio.data import Stats
-from advaudio.generation import (
+from advaudio.synthesis import (
     PEAK_TARGET,
     RMS_TARGET,
     choose_seed_positions,
@@ -92,7 +92,7 @@ def keras_reference(model, seed_frames, num_frames, frame_hop=F, feedback="raw",
 def test_rollout_equals_stepping_the_keras_model(cell, jit, fold, batch, seeds):
     model = tiny_model(cell, layers=3)
     seeds = seeds[:batch]
-    assert generation.get_rollout(model, F, "raw", jit_compile=jit).foldable
+    assert synthesis.get_rollout(model, F, "raw", jit_compile=jit).foldable
     got = rollout_frames(model, seeds, 9, F, feedback="raw", jit_compile=jit, fold=fold)
     np.testing.assert_allclose(got, keras_reference(model, seeds, 9), rtol=1e-4, atol=1e-5)
 
@@ -100,7 +100,7 @@ def test_rollout_equals_stepping_the_keras_model(cell, jit, fold, batch, seeds):
 @pytest.mark.slow
 def test_unfoldable_rollout_equals_stepping_the_keras_model(seeds):
     model = tiny_model(skip_connections=True)  # the head sees the input frame: no folding
-    assert not generation.get_rollout(model, F, "raw").foldable
+    assert not synthesis.get_rollout(model, F, "raw").foldable
     got = rollout_frames(model, seeds, 9, F, feedback="raw")
     np.testing.assert_allclose(got, keras_reference(model, seeds, 9), rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="cannot be folded"):
@@ -169,7 +169,7 @@ def test_cached_rollouts_do_not_keep_models_alive(seeds):
 @pytest.mark.slow
 def test_falls_back_to_graph_mode_when_xla_fails(seeds, monkeypatch, caplog):
     model = tiny_model(units=4, layers=1, seed=3)
-    roll = generation.get_rollout(model, F, "raw")
+    roll = synthesis.get_rollout(model, F, "raw")
     plain_loop = roll._loop
 
     def failing_xla(jit, folded):

@@ -1,4 +1,5 @@
-"""The only place audio is generated: compiled autoregressive rollout, stitching, safe audio files.
+"""Synthesis, the library behind `python -m advaudio.generate`: the only place audio is generated
+(the compiled autoregressive rollout over the model's step, seeding, stitching, safe audio files).
 
 `generate` turns seed frames into exactly the requested samples (seed
 excluded); `generate_for_run` picks seeds, de-normalises with the run's
