@@ -152,11 +152,6 @@ def checkpoint_entry(run_dir: str | Path, which: str | int = "best") -> dict:
     return dict(entry)
 
 
-def generator_weights_path(run_dir: str | Path, which: str | int = "best") -> Path:
-    """Path of the generator weights for `which` ("best", "last" or an epoch)."""
-    return Path(run_dir) / checkpoint_entry(run_dir, which)["path"]
-
-
 def load_generator(run_dir: str | Path, which: str | int = "best"):
     """Rebuilds the run's generator from config.json and loads a checkpoint.
 

@@ -8,7 +8,6 @@ import pytest
 from advaudio import config as config_lib
 from advaudio.checkpoints import (
     checkpoint_entry,
-    generator_weights_path,
     load_generator,
     read_index,
     save_generator_checkpoint,
@@ -75,10 +74,10 @@ def test_best_last_and_pruning(tmp_path, experiment):
                                    "eligible": True, "best_by": "val_loss", "score": 2.0}
     assert not list(folder.glob("tmp-*")) and not list(folder.glob("*.tmp"))
 
-    assert generator_weights_path(tmp_path, "best") == folder / "generator-best.weights.h5"
-    assert generator_weights_path(tmp_path, "last") == folder / "generator-epoch0003.weights.h5"
-    assert generator_weights_path(tmp_path, 2) == folder / "generator-epoch0002.weights.h5"
-    assert generator_weights_path(tmp_path, "2") == folder / "generator-epoch0002.weights.h5"
+    assert tmp_path / checkpoint_entry(tmp_path, "best")["path"] == folder / "generator-best.weights.h5"
+    assert tmp_path / checkpoint_entry(tmp_path, "last")["path"] == folder / "generator-epoch0003.weights.h5"
+    assert tmp_path / checkpoint_entry(tmp_path, 2)["path"] == folder / "generator-epoch0002.weights.h5"
+    assert tmp_path / checkpoint_entry(tmp_path, "2")["path"] == folder / "generator-epoch0002.weights.h5"
 
     for which, epoch in [("best", 2), ("last", 3), (3, 3)]:
         generator, info = load_generator(tmp_path, which)
@@ -89,9 +88,9 @@ def test_best_last_and_pruning(tmp_path, experiment):
 def test_missing_checkpoints_name_what_exists(tmp_path, experiment):
     save_epochs(tmp_path, experiment, [1.0, 2.0], keep_last=1)
     with pytest.raises(FileNotFoundError, match="available: best, last, 2"):
-        generator_weights_path(tmp_path, 1)
+        checkpoint_entry(tmp_path, 1)
     with pytest.raises(ValueError, match="best"):
-        generator_weights_path(tmp_path, "worst")
+        checkpoint_entry(tmp_path, "worst")
     with pytest.raises(FileNotFoundError, match="none"):
         checkpoint_entry(tmp_path / "elsewhere", "best")
 
