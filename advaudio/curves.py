@@ -9,6 +9,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+GENERATION_PREFIX = "gen/"  # the per-epoch generation check (evaluation/generation_check.py), not training
+
+
+def series_label(key: str) -> str:
+    """The legend label of a log column: validation, the per-epoch generation check, or training."""
+    if key.startswith("val_"):
+        return "valid"
+    if key.startswith(GENERATION_PREFIX):
+        return "generated (check)"
+    return "train"
+
+
 def plot_training_curves(rows: list[dict], path: Path) -> None:
     """One run's curves.png: one panel per logged quantity, training and validation values together.
 
@@ -28,7 +40,7 @@ def plot_training_curves(rows: list[dict], path: Path) -> None:
             points = [(row["epoch"] + 1, row[key]) for row in rows if key in row]
             if points:
                 xs, ys = zip(*points)
-                ax.plot(xs, ys, style, marker="o", markersize=3, label="valid" if key.startswith("val_") else "train")
+                ax.plot(xs, ys, style, marker="o", markersize=3, label=series_label(key))
         ax.set_title(name)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
