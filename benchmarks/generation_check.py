@@ -4,7 +4,7 @@ Prints, measured in one run on the default data and model (mse_baseline, the bud
 experiment): the median time of one training step (training.Loop, MSE), the epoch it implies
 (train.steps_per_epoch steps; validation left out, so the share is an upper bound), the median time of
 one generation check at its defaults (generating train.generation_check.count x seconds free-running
-through advaudio.generation, then scoring gen/*), the first check's time (compiling the rollout,
+through advaudio.synthesis, then scoring gen/*), the first check's time (compiling the rollout,
 importing librosa, scoring the reference once) and the ratio check / epoch. Training steps and checks
 are interleaved round by round, so a busy machine slows both alike. Goal: <= 10% (issue 13).
 

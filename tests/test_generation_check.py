@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from advaudio import config as config_lib
-from advaudio import generation
+from advaudio import synthesis
 from advaudio.data.stats import Stats
 from advaudio.evaluation import generation_check, metrics
 
@@ -96,11 +96,11 @@ def test_the_check_generates_through_the_generation_module_and_logs_every_gen_ke
     assert set(logged) == {f"gen/{k}" for k in ("frame_repetition", "seam_ratio", "flatness_ratio", "pitch_ratio",
                                                  "onset_rate_ratio", "mr_stft", "kid_mfcc", "level_drift_db", "composite")}
     assert set(logged) <= set(generation_check.DIRECTIONS)
-    # The same seeds and rollout as the end-of-run samples: advaudio.generation from the valid split's seeds.
-    span = generation.seed_span(2, FRAME, FRAME)
-    positions = generation.choose_seed_positions(len(prepared.valid.signal), 2, span, cfg.generate.sample_seed)
-    seeds = generation.seed_frames_at(prepared.valid.signal, positions, 2, FRAME, FRAME)
-    expected = generation.generate(generator, seeds, num_samples=SR // 2, frame_hop=FRAME, crossfade_length=32)
+    # The same seeds and rollout as the end-of-run samples: advaudio.synthesis from the valid split's seeds.
+    span = synthesis.seed_span(2, FRAME, FRAME)
+    positions = synthesis.choose_seed_positions(len(prepared.valid.signal), 2, span, cfg.generate.sample_seed)
+    seeds = synthesis.seed_frames_at(prepared.valid.signal, positions, 2, FRAME, FRAME)
+    expected = synthesis.generate(generator, seeds, num_samples=SR // 2, frame_hop=FRAME, crossfade_length=32)
     np.testing.assert_allclose(check.generate(generator), np.clip(prepared.stats.denormalize(expected), -1, 1), atol=1e-6)
     assert check.run(generator) == pytest.approx(logged, nan_ok=True)  # reproducible epoch to epoch
     scores = check.scorer.score(check.generate(generator))
