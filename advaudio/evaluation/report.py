@@ -442,6 +442,22 @@ def shared_log_terms(runs: list[Run]) -> list[str]:
     return first + [c for c in shared if c not in first]
 
 
+PANEL_COLUMNS = 3  # panels per row of the report's multi-panel plots
+
+
+def _panel_grid(plt, count: int):
+    """A figure with `count` panels, `PANEL_COLUMNS` to a row; panels beyond `count` are hidden.
+
+    Returns (figure, axes `[rows, columns]`), the axes in reading order in `axes.flat`.
+    """
+    columns = min(PANEL_COLUMNS, count)
+    rows = math.ceil(count / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3 * rows), squeeze=False)
+    for ax in list(axes.flat)[count:]:
+        ax.axis("off")
+    return fig, axes
+
+
 def plot_compared_curves(runs: list[Run], path: Path, groups: list[Group] | None = None) -> bool:
     """Overlays the log.csv terms, one panel per term; False when no run has a log.
 
@@ -452,9 +468,7 @@ def plot_compared_curves(runs: list[Run], path: Path, groups: list[Group] | None
     if not terms:
         return False
     plt = _pyplot()
-    columns = min(3, len(terms))
-    rows = math.ceil(len(terms) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3 * rows), squeeze=False)
+    fig, axes = _panel_grid(plt, len(terms))
     for ax, term in zip(axes.flat, terms):
         plotted = []
         for label, members in ([(g.label, g.runs) for g in groups] if groups else [(r.label, [r]) for r in runs]):
@@ -478,8 +492,6 @@ def plot_compared_curves(runs: list[Run], path: Path, groups: list[Group] | None
             ax.set_yscale("log")
         ax.set_title(term, fontsize=9)
         ax.set_xlabel("epoch")
-    for ax in list(axes.flat)[len(terms) :]:
-        ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -494,9 +506,7 @@ def plot_spread(groups: list[Group], real: dict | None, path: Path) -> bool:
     if not keys:
         return False
     plt = _pyplot()
-    columns = min(3, len(keys))
-    rows = math.ceil(len(keys) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3 * rows), squeeze=False)
+    fig, axes = _panel_grid(plt, len(keys))
     for ax, key in zip(axes.flat, keys):
         for x, group in enumerate(groups):
             values = [v for v in (summarize(run.rows)[key] for run in group.runs) if v is not None]
@@ -511,8 +521,6 @@ def plot_spread(groups: list[Group], real: dict | None, path: Path) -> bool:
             ax.legend(fontsize=7)
         ax.set_xticks(range(len(groups)), [g.label for g in groups], rotation=20, fontsize=7)
         ax.set_title(key, fontsize=9)
-    for ax in list(axes.flat)[len(keys) :]:
-        ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
