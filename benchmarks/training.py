@@ -242,6 +242,14 @@ FREE_RUN_ROWS = {
 # --------------------------------------------------------------------------- main
 
 
+def show_ratio(timer, name: str, base: str, base_label: str, goal: str = "") -> float:
+    """Prints `name`'s speed relative to `base` (wall-clock and CPU-time medians); returns the wall ratio."""
+    wall = timer.median(base) / timer.median(name)
+    print(f"{'':58s} x {base_label}: {wall:.2f} wall, "
+          f"{timer.median(base, True) / timer.median(name, True):.2f} CPU time{goal}")
+    return wall
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds; figures are medians")
@@ -317,9 +325,7 @@ def main(argv=None) -> dict:
         for variant in VARIANTS:
             name = f"variant: {variant}"
             show(name)
-            results[name] = timer.median(base) / timer.median(name)
-            print(f"{'':58s} x Keras layers: {timer.median(base) / timer.median(name):.2f} wall, "
-                  f"{timer.median(base, True) / timer.median(name, True):.2f} CPU time")
+            results[name] = show_ratio(timer, name, base, "Keras layers")
     if "free_run" in args.rows:
         for steps in free_run_steps:
             print(f"\nfree-running training step (gan_free_running's unroll: prefix {free_cfg.objective.free_run_prefix}, "
@@ -328,9 +334,7 @@ def main(argv=None) -> dict:
             for row in FREE_RUN_ROWS:
                 name = f"free run {steps}: {row}"
                 show(name)
-                results[name] = timer.median(base) / timer.median(name)
-                print(f"{'':58s} x today: {timer.median(base) / timer.median(name):.2f} wall, "
-                      f"{timer.median(base, True) / timer.median(name, True):.2f} CPU time (goal >= {GOALS['free_run']}x)")
+                results[name] = show_ratio(timer, name, base, "today", f" (goal >= {GOALS['free_run']}x)")
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared machine "
           "lowers and spreads the wall-clock figures; CPU-time ratios are less sensitive to it)")
     return results
