@@ -293,6 +293,38 @@ def test_seed_grouping_ignores_only_the_seed(seeded, tmp_path):
     assert report.group_key(changed) != report.group_key(runs[0])
 
 
+def test_revision_runs_over_the_seeds_of_one_experiment_form_one_group(tmp_path):
+    """Revision passes over three seeds of one generator experiment are three seeds of one experiment (their
+    revise.from_run folders differ); over another experiment, or with other revision settings, they are not."""
+    from advaudio.config import to_dict
+
+    def source(name, seed, learning_rate=1e-3):
+        cfg = Experiment(name=name)
+        cfg.train.seed, cfg.train.learning_rate = seed, learning_rate
+        folder = tmp_path / name / f"seed{seed}-lr{learning_rate}"
+        folder.mkdir(parents=True, exist_ok=True)
+        save_json(cfg, folder / "config.json")
+        return folder
+
+    def revision(source_folder, rollouts=256):
+        cfg = Experiment(name="revise")
+        cfg.revise.from_run, cfg.revise.rollouts = str(source_folder), rollouts
+        return report.Run(path=tmp_path / "r", label="r", config=to_dict(cfg), data={}, sample_rate=SR,
+                          fingerprint=None)
+
+    seeds = [revision(source("gan", seed)) for seed in (0, 1, 2)]
+    assert len({report.group_key(r) for r in seeds}) == 1
+    assert [report.run_seed(r) for r in seeds] == [0, 1, 2]
+    assert [g.label for g in report.group_runs(seeds)] == ["revise"]
+    other_source = revision(source("gan", 0, learning_rate=1e-4))
+    other_setting = revision(source("gan", 0), rollouts=64)
+    assert [g.label for g in report.group_runs([*seeds, other_source, other_setting])] == [
+        "revise", "revise (config 2)", "revise (config 3)"]
+    # A source folder that is gone: the path stays in the key, the run's own seed is its seed.
+    gone = revision(tmp_path / "gone")
+    assert report.group_key(gone) != report.group_key(seeds[0]) and report.run_seed(gone) == 0
+
+
 @pytest.mark.slow
 def test_reference_is_a_choice_and_seed_regions_are_cut_out(seeded, tmp_path):
     _, _, _, seeds = seeded

@@ -159,16 +159,43 @@ class Group:
     runs: list[Run]
 
 
+def _source_config(config: dict) -> dict | None:
+    """The config.json of a revision run's source run (`revise.from_run`); None when there is no source or its
+    folder can no longer be read."""
+    source = (config.get("revise") or {}).get("from_run")
+    if source is None:
+        return None
+    try:
+        return json.loads((Path(source) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def run_seed(run: Run):
-    """train.seed from the run's config.json (None when it does not say)."""
-    return run.config.get("train", {}).get("seed")
+    """train.seed from the run's config.json (None when it does not say). A revision run over a finished run
+    (`revise.from_run`) is one seed of its source experiment: its seed is the source run's train.seed."""
+    source = _source_config(run.config)
+    config = source if source is not None else run.config
+    return config.get("train", {}).get("seed")
+
+
+def _experiment_config(config: dict) -> dict:
+    """`config` without train.seed; a revision run's `revise.from_run` path is replaced by its source run's
+    config without train.seed, so revisions of the seeds of one experiment are one experiment too."""
+    config = deepcopy(config)
+    config.get("train", {}).pop("seed", None)
+    source = _source_config(config)
+    if source is not None:
+        config["revise"]["from_run"] = _experiment_config(source)
+    return config
 
 
 def group_key(run: Run) -> str:
-    """The run's config.json without train.seed, as canonical JSON: equal keys mean the same experiment."""
-    config = deepcopy(run.config)
-    config.get("train", {}).pop("seed", None)
-    return json.dumps(config, sort_keys=True)
+    """The run's config.json without train.seed, as canonical JSON: equal keys mean the same experiment.
+
+    Revision runs over finished runs (`revise.from_run`) are keyed by their source run's experiment, not its
+    folder: the passes trained over the three seeds of one generator experiment form one group."""
+    return json.dumps(_experiment_config(run.config), sort_keys=True)
 
 
 def group_runs(runs: list[Run]) -> list[Group]:
