@@ -35,11 +35,15 @@ SCRIPT = textwrap.dedent(
     from advaudio.objectives import build_trainer
 
     kind, out = sys.argv[1], sys.argv[2]
+    stochastic = len(sys.argv) > 3 and sys.argv[3] == "stochastic"
     keras.config.set_floatx("float64")
     keras.config.set_dtype_policy("float64")
     cfg = C.Experiment()
     cfg.data.frame_length, cfg.data.sequence_length, cfg.data.batch_size = {frame_length}, {sequence_length}, {batch_size}
     cfg.model.units = {units}
+    if stochastic:  # fresh noise per frame, on the model's own rollouts: each example must get its own draws
+        cfg.model.noise_dim = 3
+        cfg.objective.regime, cfg.objective.free_run_prefix, cfg.objective.free_run_steps = "free_running", 1, 2
     cfg.train.clipnorm = 0.05  # small enough to clip: clipping must see the global gradient
     cfg.train.distribute = "mirrored" if kind == "mirrored_both" else kind
     strategy = training.make_strategy(cfg.train)
@@ -69,12 +73,12 @@ SCRIPT = textwrap.dedent(
 ).format(**TINY)
 
 
-def _run_script(tmp_path, kind, env_extra=None, out_name="out.json"):
+def _run_script(tmp_path, kind, env_extra=None, out_name="out.json", variant="deterministic"):
     script = tmp_path / "train_script.py"
     script.write_text(SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
     env.update(env_extra or {})
-    return subprocess.Popen([sys.executable, str(script), kind, str(tmp_path / out_name)], env=env,
+    return subprocess.Popen([sys.executable, str(script), kind, str(tmp_path / out_name), variant], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -110,6 +114,21 @@ def test_mirrored_on_two_cpus_matches_single_device(default_and_mirrored):
     _assert_same_training(default_and_mirrored["default"], default_and_mirrored["mirrored"])
     # the model did learn: it is not a trivially equal pair of untrained runs
     history = default_and_mirrored["default"]["history"]
+    assert history[-1]["loss"] < history[0]["loss"]
+
+
+@pytest.mark.slow
+def test_mirrored_stochastic_generator_matches_single_device(tmp_path):
+    """model.noise_dim > 0, free running: the noise of each example is the same whichever replica trains it,
+    so two replicas train exactly as one device (a per-replica draw would give both halves of a batch the
+    same noise, or noise that depends on the replica count)."""
+    proc = _run_script(tmp_path, "mirrored_both", variant="stochastic")
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert result["mirrored"]["replicas"] == 2
+    _assert_same_training(result["default"], result["mirrored"])
+    history = result["default"]["history"]
     assert history[-1]["loss"] < history[0]["loss"]
 
 

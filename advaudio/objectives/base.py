@@ -99,8 +99,11 @@ class LossContext:
         key = ("index", num_frames)
         if key not in self._audio:
             shape = tf.shape(self.pred_frames)
-            starts = tf.random.stateless_uniform(
-                shape[:1], seed=self.segment_seed, minval=0, maxval=shape[1] - num_frames + 1, dtype=tf.int32
+            starts = replica_rows(
+                lambda batch: tf.random.stateless_uniform(
+                    [batch], seed=self.segment_seed, minval=0, maxval=shape[1] - num_frames + 1, dtype=tf.int32
+                ),
+                shape[0],
             )
             self._audio[key] = starts[:, None] + tf.range(num_frames)[None]
         return self._audio[key]
@@ -187,7 +190,9 @@ GENERATOR_NOISE_SEED_SALT = 3  # the generator's noise input (model.noise_dim > 
 # validation's two generations (seeds (train.seed + salt, 0) and (.., 1): the same every epoch).
 SECOND_NOISE_SEED_SALT, VALIDATION_NOISE_SEED_SALT = 4, 5
 # A stream's seed is (train.seed + salt, step * SEED_STEP_STRIDE + replica): distinct per step and
-# per replica for fewer than SEED_STEP_STRIDE replicas.
+# per replica for fewer than SEED_STEP_STRIDE replicas. The generator's streams (noise, feedback mask,
+# free-running start, loss segments) use replica 0's seed on every replica and take their rows of a draw for
+# the global batch (`replica_rows`), so they do not depend on the number of replicas.
 SEED_STEP_STRIDE = 1024
 
 
@@ -337,6 +342,22 @@ def _replica_id():
     return tf.cast(replica, tf.int64)
 
 
+def replica_rows(draw, local_batch):
+    """This replica's rows of `draw(global_batch)`: replica r of R takes rows [r b, (r + 1) b) of a draw for
+    R b examples (b = `local_batch`), the rows of the global batch it trains on. Every example so gets the
+    draw it gets on one device, whatever the number of replicas.
+
+    Args:
+        draw: `batch -> [batch, ...]`, a stateless draw whose seed does not depend on the replica.
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = 1 if context is None else context.num_replicas_in_sync
+    if replicas == 1:
+        return draw(local_batch)
+    start = tf.cast(context.replica_id_in_sync_group, tf.int32) * local_batch
+    return draw(local_batch * replicas)[start : start + local_batch]
+
+
 def regime_segment_frames(experiment: config_lib.Experiment) -> int:
     """Frames the loss sees per example under the configured regime (what gets stitched)."""
     objective = experiment.objective
@@ -441,12 +462,13 @@ class FrameTrainer(keras.Model):
     def call(self, inputs, training=None):
         return self.generator(inputs, training=training)
 
-    def _stateless_seed(self, salt: int):
+    def _stateless_seed(self, salt: int, per_replica: bool = True):
         """The `[2]` int64 stateless-RNG seed of one random stream, from (train.seed + salt, step, replica):
-        `[train.seed + salt, step * SEED_STEP_STRIDE + replica]`, step the generator updates so far."""
+        `[train.seed + salt, step * SEED_STEP_STRIDE + replica]`, step the generator updates so far;
+        `per_replica=False`: replica 0's seed on every replica (draw for the global batch: `replica_rows`)."""
         base = tf.constant(self.experiment.train.seed + salt, tf.int64)
-        step = tf.cast(self.step_counter, tf.int64)
-        return tf.stack([base, step * SEED_STEP_STRIDE + _replica_id()])
+        step = tf.cast(self.step_counter, tf.int64) * SEED_STEP_STRIDE
+        return tf.stack([base, step + _replica_id() if per_replica else step])
 
     def current_sampling_probability(self):
         """The scheduled-sampling probability at the current step (0 outside that regime)."""
@@ -463,8 +485,10 @@ class FrameTrainer(keras.Model):
         noise = self.generator_noise(tf.shape(inputs)[0], tf.shape(inputs)[1], noise_draw)
 
         def sampled():
-            shape = tf.shape(inputs)[:2]
-            mask = tf.random.stateless_uniform(shape, seed=self._stateless_seed(SAMPLING_SEED_SALT)) < probability
+            seed = self._stateless_seed(SAMPLING_SEED_SALT, per_replica=False)
+            draw = replica_rows(lambda batch: tf.random.stateless_uniform([batch, tf.shape(inputs)[1]], seed=seed),
+                                tf.shape(inputs)[0])
+            mask = draw < probability
             # step() has no training-only layers
             return scheduled_sampling_unroll(self.generator, inputs, mask, noise=noise)
 
@@ -477,8 +501,8 @@ class FrameTrainer(keras.Model):
         """
         if not getattr(self.generator, "noise_dim", 0):
             return None
-        salt = (GENERATOR_NOISE_SEED_SALT, SECOND_NOISE_SEED_SALT)[draw]
-        return self.generator.draw_noise(batch, steps, self._stateless_seed(salt))
+        seed = self._stateless_seed((GENERATOR_NOISE_SEED_SALT, SECOND_NOISE_SEED_SALT)[draw], per_replica=False)
+        return replica_rows(lambda rows: self.generator.draw_noise(rows, steps, seed), batch)
 
     def free_running_frames(self, inputs, targets, training: bool, noise_draw: int = 0):
         """(rollout `[batch, free_run_steps, frame_length]`, its targets), from a random true prefix."""
@@ -486,7 +510,7 @@ class FrameTrainer(keras.Model):
         prefix, steps = objective.free_run_prefix, objective.free_run_steps
         last_start = tf.shape(inputs)[1] - prefix - steps
         start = tf.random.stateless_uniform(
-            [], seed=self._stateless_seed(FREE_RUN_SEED_SALT), minval=0, maxval=last_start + 1, dtype=tf.int32
+            [], seed=self._stateless_seed(FREE_RUN_SEED_SALT, per_replica=False), minval=0, maxval=last_start + 1, dtype=tf.int32
         )
         noise = self.generator_noise(tf.shape(inputs)[0], prefix + steps, noise_draw)
         prefix_preds, states = self.generator.call_with_states(
@@ -533,7 +557,7 @@ class FrameTrainer(keras.Model):
         """The loss context of a training step (random spec/* segments drawn per step and replica);
         `second`: the second generation of `preds`' input, if any (spec/energy)."""
         return LossContext(
-            preds, targets, self.experiment, segment_seed=self._stateless_seed(SEGMENT_SEED_SALT), training=True,
+            preds, targets, self.experiment, segment_seed=self._stateless_seed(SEGMENT_SEED_SALT, per_replica=False), training=True,
             generations=None if second is None else (preds, second),
         )
 
@@ -558,7 +582,10 @@ class FrameTrainer(keras.Model):
             generations = tuple(
                 self.generator(
                     inputs, training=False,
-                    noise=self.generator.draw_noise(batch, steps, tf.constant([base, draw], tf.int64)),
+                    noise=replica_rows(
+                        lambda rows, seed=tf.constant([base, draw], tf.int64): self.generator.draw_noise(rows, steps, seed),
+                        batch,
+                    ),
                 )
                 for draw in (0, 1)
             )
