@@ -396,12 +396,22 @@ def load_json(path: str | Path) -> Experiment:
     return from_dict(json.loads(Path(path).read_text()))
 
 
+SMOKE_FRAME_LENGTH = 400  # samples per frame (per hop, where frames overlap) of a --smoke run
+
+
 def smoke(cfg: Experiment) -> Experiment:
     """Shrinks any experiment so that it runs end to end in seconds."""
     cfg.data.default_minutes = min(cfg.data.default_minutes, 0.5)
-    cfg.data.frame_length = min(cfg.data.frame_length, 400)
-    if cfg.data.frame_hop is not None:
-        cfg.data.frame_hop = max(1, min(cfg.data.frame_hop, cfg.data.frame_length // 2))
+    if cfg.data.frame_hop is not None and cfg.data.frame_hop < cfg.data.frame_length:
+        # Overlapping frames keep their overlap and a hop of at most SMOKE_FRAME_LENGTH samples, so that a
+        # rollout's stitched frames still outlast the STFT resolutions (see free_run_steps below).
+        overlap = cfg.data.frame_length / cfg.data.frame_hop
+        cfg.data.frame_hop = min(cfg.data.frame_hop, SMOKE_FRAME_LENGTH)
+        cfg.data.frame_length = min(cfg.data.frame_length, max(cfg.data.frame_hop + 1, round(cfg.data.frame_hop * overlap)))
+    else:
+        cfg.data.frame_length = min(cfg.data.frame_length, SMOKE_FRAME_LENGTH)
+        if cfg.data.frame_hop is not None:
+            cfg.data.frame_hop = max(1, min(cfg.data.frame_hop, cfg.data.frame_length // 2))
     cfg.data.sequence_length = min(cfg.data.sequence_length, 8)
     cfg.data.window_shift = max(cfg.data.window_shift, cfg.data.frame_length)
     cfg.data.batch_size = min(cfg.data.batch_size, 4)
@@ -518,7 +528,7 @@ def _data_problems(cfg: Experiment) -> list[str]:
     problems = _at_least(cfg, [f"data.{k}" for k in ("sample_rate", "frame_length", "sequence_length",
                                                      "window_shift", "batch_size")], 1)
     problems += _at_least(cfg, ["data.default_minutes"], 0, strict=True)
-    if data.frame_hop is not None and not 1 <= data.frame_hop <= max(data.frame_length, 1):
+    if data.frame_hop is not None and data.frame_length >= 1 and not 1 <= data.frame_hop <= data.frame_length:
         problems.append(
             f"data.frame_hop={data.frame_hop} must be between 1 and data.frame_length={data.frame_length} (or None)"
         )

@@ -4,7 +4,7 @@ Hypothesis: the clicks at frame seams are the 2016 model's most audible flaw,
 and a click is a burst in the first difference of the waveform. A small
 discriminator that judges the first difference (a high-pass view) of 2
 stitched frames, over a short receptive field, should be the sharpest judge of
-seams: expect fewer seam clicks than experiments/gan_denoise.py, with less
+seams: expect fewer seam clicks than experiments/gan_teacher_forced.py, with less
 effect on the overall tone.
 
 How to plug in your own discriminator: write a callable
@@ -67,8 +67,8 @@ def seam_discriminator(input_length, **params) -> keras.Model:
     return SeamDiscriminator(input_length=input_length, name="seam", **params)
 
 
-LOSS_WEIGHTS = {"spec/sc": 1.0, "spec/logmag": 1.0, "adv/gen": 1.0, "adv/feat": 2.0}  # as gan_denoise
-STFT = {"segment_frames": 4}  # as gan_denoise: MR-STFT on a random 1 s run of frames per sequence
+LOSS_WEIGHTS = {"spec/sc": 1.0, "spec/logmag": 1.0, "adv/gen": 1.0, "adv/feat": 2.0}  # as gan_teacher_forced
+STFT = {"segment_frames": 4}  # as gan_teacher_forced: MR-STFT on a random 1 s run of frames per sequence
 
 
 def get_config() -> Experiment:

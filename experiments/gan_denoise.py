@@ -1,49 +1,72 @@
-"""Denoising GAN (the flagship): a waveform discriminator learns to tell real audio from the generator's and from noise.
+"""Denoising GAN (the flagship): a stochastic generator trained on its own rollouts with the spectral energy
+distance and a waveform discriminator that learns to tell real audio from the generator's and from noise.
 
-Hypothesis: the MR-STFT terms alone (experiments/spectral.py) get the spectrum
-roughly right but leave a noisy, buzzy texture, because a magnitude loss does
-not care whether the fine structure is periodic or noise-like. A MelGAN
-multi-scale waveform discriminator that is also shown noise negatives (real
-audio with noise added at 0-20 dB SNR, and pure noise matched in loudness)
-learns exactly "noise versus real audio" -- what the 2016 author asked for --
-and its adversarial and feature-matching terms push the generator away from
-noisy output: samples should sound cleaner and more tonal than the spectral
-run, with fewer clicks at frame seams (D judges 2 stitched frames at a time).
-D switches on after 300 reconstruction-only steps. Compare with
-`python -m advaudio.compare` against mse_baseline and spectral runs; watch
-d/acc_noise (D must keep rejecting noise) and d/win (0.5 is the equilibrium).
+Hypothesis: each part answers a failure measured on the default data (README,
+"Measured on the default data"):
+- teacher-forced and deterministic, the GAN froze into one repeated frame
+  (experiments/gan_teacher_forced.py: frame repetition 1.00, seam ratio 4.05):
+  here the generator takes fresh noise with every frame (model.noise_dim) and
+  trains on its own 8-frame rollouts from a true prefix (the FARGAN recipe),
+  so it learns to continue from what it generates;
+- MR-STFT terms on a deterministic rollout (experiments/gan_free_running.py)
+  or on a stochastic one are mean-seeking; the spectral energy distance
+  (spec/energy, Gritsenko et al. 2020) compares two rollouts with independent
+  noise to the data and rewards them for differing, so a frozen loop or a
+  mush cannot minimise it;
+- the energy distance alone left a hiss (experiments/spectral_energy.py
+  trained free-running: flatness 12.6x the data's): a MelGAN multi-scale
+  waveform discriminator that is also shown noise negatives (real audio with
+  noise at 0-20 dB SNR, and pure noise matched in loudness) learns "noise
+  versus real audio" -- what the 2016 author asked for -- and its adversarial
+  and feature-matching terms push the generator away from noisy output;
+- concatenated frames click at every seam: frames of 4000 samples overlap by
+  half (data.frame_hop = 2000) and generation stitches them by windowed
+  overlap-add (generate.stitch "auto"), so every sample is the sum of two
+  frames' Hann-windowed halves and no frame edge is heard on its own.
+The best checkpoint is chosen by the per-epoch generation check
+(gen/composite), not by val_loss. Compare with `python -m advaudio.compare`
+against mse_baseline, gan_teacher_forced, gan_free_running and
+spectral_energy runs; watch d/acc_noise (D must keep rejecting noise),
+d/win (0.5 is the equilibrium) and energy/repulsive (falling to 0 means the
+noise input is being ignored).
 
 Run: python -m advaudio.run experiments/gan_denoise.py
 Smoke: python -m advaudio.run experiments/gan_denoise.py --smoke
-Free-running (the FARGAN recipe; measured on the default data it breaks the
-repeated-frame loop this teacher-forced default falls into and nearly removes
-the seam clicks, see README "Measured on the default data"): experiments/gan_free_running.py,
-the same as  python -m advaudio.run experiments/gan_denoise.py --set objective.regime=free_running
-Plain GAN (no noise negatives):
-     python -m advaudio.run experiments/gan_denoise.py --set objective.adversarial.noisy_share=0.0 --set objective.adversarial.noise_share=0.0
+Its parts on their own: experiments/gan_teacher_forced.py (no noise, teacher
+forcing, MR-STFT terms), experiments/gan_free_running.py (no noise, MR-STFT
+terms), experiments/spectral_energy.py --set objective.regime=free_running (no D).
 """
-from advaudio.config import Adversarial, Experiment, Objective, Train
+from advaudio.config import Adversarial, Data, Experiment, Model, Objective, Train
 
-# MR-STFT reconstruction (Parallel WaveGAN's resolutions, objective.stft's defaults) plus both adversarial terms.
-LOSS_WEIGHTS = {"spec/sc": 1.0, "spec/logmag": 1.0, "adv/gen": 1.0, "adv/feat": 2.0}
-# The MR-STFT terms judge a random 1 s run of 4 stitched frames per sequence each step (Parallel WaveGAN
-# trains on ~1 s segments too): 16 s of audio per step instead of 200 s, which keeps the step under 3x the
-# MSE step on a CPU (README, benchmarks/gan.py). Validation measures whole sequences.
-# Whole sequences in training: --set "objective.stft={'segment_frames': None}" (5.7x MSE per step).
+FRAME_HOP = 2000  # half of the default frame of 4000 samples: 50% overlap, stitched by overlap-add
+NOISE_DIM = 16  # standard-normal values per frame concatenated to the generator's input
+# The spectral energy distance on the rollout plus both adversarial terms.
+LOSS_WEIGHTS = {"spec/energy": 1.0, "adv/gen": 1.0, "adv/feat": 2.0}
+# The energy's spectrograms judge a random 1 s run of 4 of the 8 rollout frames per sequence each step
+# (Parallel WaveGAN trains on ~1 s segments too), which keeps the step affordable on a CPU (README,
+# benchmarks/gan.py). Validation measures whole sequences.
 STFT = {"segment_frames": 4}
+FREE_RUN_PREFIX = 10  # true frames the rollout starts from
+FREE_RUN_STEPS = 8  # frames unrolled on the generator's own predictions (the loss sees these)
 
 
 def get_config() -> Experiment:
-    # Data, model, budget and generation are the defaults, i.e. those of mse_baseline, so runs compare
-    # step for step; the Adversarial defaults are this experiment's: least squares, D on 2 stitched
-    # frames, noise negatives on (noisy 0-20 dB SNR and loudness-matched noise), D after 300 steps.
+    # The data set, model size, budget and generation are the defaults, i.e. those of mse_baseline, so runs
+    # compare step for step (the frames overlap here); the Adversarial defaults are this experiment's: least
+    # squares, D on 2 stitched frames, noise negatives on (noisy 0-20 dB SNR and loudness-matched noise),
+    # D after 300 steps.
     return Experiment(
         name="gan_denoise",
+        data=Data(frame_hop=FRAME_HOP),
+        model=Model(noise_dim=NOISE_DIM),
         train=Train(best_by="gen/composite"),  # best checkpoint by the per-epoch generation check, not val_loss
         objective=Objective(
             name="gan_denoise",
             loss_weights=LOSS_WEIGHTS,
             stft=STFT,
+            regime="free_running",
+            free_run_prefix=FREE_RUN_PREFIX,
+            free_run_steps=FREE_RUN_STEPS,
             adversarial=Adversarial(
                 discriminator="waveform",
                 # MelGAN's layout, narrowed (MelGAN: 16 -> 1024 channels, kernel 41, groups 4) to keep

@@ -5,16 +5,16 @@ structure -- pitch and its harmonics -- that a noise-like texture lacks, so
 this discriminator should push hardest towards clean, tonal output on the
 drone-like default material; it is also the family most likely to hear a
 regular click every frame (seams are periodic). Expect cleaner harmonics than
-experiments/gan_denoise.py, possibly a narrower pitch range. Everything else
-is gan_denoise's.
+experiments/gan_teacher_forced.py, possibly a narrower pitch range. Everything else
+is gan_teacher_forced's.
 
 Run: python -m advaudio.run experiments/gan_multi_period.py
 Smoke: python -m advaudio.run experiments/gan_multi_period.py --smoke
 """
 from advaudio.config import Adversarial, Experiment, Objective
 
-LOSS_WEIGHTS = {"spec/sc": 1.0, "spec/logmag": 1.0, "adv/gen": 1.0, "adv/feat": 2.0}  # as gan_denoise
-STFT = {"segment_frames": 4}  # as gan_denoise: MR-STFT on a random 1 s run of frames per sequence
+LOSS_WEIGHTS = {"spec/sc": 1.0, "spec/logmag": 1.0, "adv/gen": 1.0, "adv/feat": 2.0}  # as gan_teacher_forced
+STFT = {"segment_frames": 4}  # as gan_teacher_forced: MR-STFT on a random 1 s run of frames per sequence
 
 
 def get_config() -> Experiment:

@@ -5,15 +5,15 @@ judge exactly what noise changes -- the spectral envelope between harmonics
 and its flatness -- so D separates noise negatives fastest (d/acc_noise near 1
 early) and the generator's output gets a cleaner spectrum; but being blind to
 phase it may let phasey or smeared transients through, unlike the waveform
-discriminator of experiments/gan_denoise.py. Everything else is gan_denoise's.
+discriminator of experiments/gan_teacher_forced.py. Everything else is gan_teacher_forced's.
 
 Run: python -m advaudio.run experiments/gan_spectrogram.py
 Smoke: python -m advaudio.run experiments/gan_spectrogram.py --smoke
 """
 from advaudio.config import Adversarial, Experiment, Objective
 
-LOSS_WEIGHTS = {"spec/sc": 1.0, "spec/logmag": 1.0, "adv/gen": 1.0, "adv/feat": 2.0}  # as gan_denoise
-STFT = {"segment_frames": 4}  # as gan_denoise: MR-STFT on a random 1 s run of frames per sequence
+LOSS_WEIGHTS = {"spec/sc": 1.0, "spec/logmag": 1.0, "adv/gen": 1.0, "adv/feat": 2.0}  # as gan_teacher_forced
+STFT = {"segment_frames": 4}  # as gan_teacher_forced: MR-STFT on a random 1 s run of frames per sequence
 
 
 def get_config() -> Experiment:

@@ -78,7 +78,7 @@ CASES = [
      ["objective.adversarial.loss=wasserstein_gp", "objective.adversarial.gradient_penalty=0"], "gradient_penalty > 0"),
     ("objective.adversarial.input", ["objective.adversarial.input=frame"], "Did you mean 'frames'?"),
     ("objective.adversarial.stitched_frames", ["objective.adversarial.stitched_frames=0"],
-     "must be between 1 and the 50 frames"),
+     "must be between 1 and the 8 frames"),  # the rollout of the flagship's 8 free-running frames
     ("objective.adversarial.real_share", ["objective.adversarial.real_share=0"], "needs real_share > 0"),
     ("objective.adversarial.fake_share", ["objective.adversarial.fake_share=-1"], "fake_share=-1.0 must be >= 0"),
     ("objective.adversarial.noisy_share", ["objective.adversarial.noisy_share=-1"], "noisy_share=-1.0 must be >= 0"),
@@ -112,7 +112,7 @@ CASES = [
     ("generate.seconds", ["generate.seconds=0"], "generate.seconds=0.0 must be > 0"),
     ("generate.count", ["generate.count=0"], "generate.count=0 must be >= 1"),
     ("generate.stitch", ["generate.stitch=crosfade"], "Did you mean 'crossfade'?"),
-    ("generate.crossfade_length", [CROSSFADE, "generate.crossfade_length=3000"],
+    ("generate.crossfade_length", [CROSSFADE, "data.frame_hop=None", "generate.crossfade_length=3000"],
      "generate.crossfade_length=3000 must be between 0 and 2000 for frames of 4000 every 4000 samples"),
     ("generate.window", ["generate.window=han"], "Did you mean 'hann'?"),
     ("generate.seed_frames", ["generate.seed_frames=0"], "generate.seed_frames=0 must be >= 1"),
