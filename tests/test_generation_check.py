@@ -31,6 +31,20 @@ def test_composite_by_hand():
     # terms: 1 (seams at the edge), 1 (half as flat), 0, 2 (4x the onsets), (0.5 + 0.1) / 0.3 = 2, 3 / 6 = 0.5
     assert generation_check.composite(scores) == pytest.approx((1 + 1 + 0 + 2 + 2 + 0.5) / 6)
     assert math.isnan(generation_check.composite({**scores, "pitch_ratio": None}))  # silence: never best
+    # A term counts at most COMPOSITE_TERM_CAP (3) tolerances: a pitch ratio of 0.65 is |log 0.65| / log 1.03
+    # = 14.6 tolerances, counted as 3.
+    assert generation_check.composite({**scores, "pitch_ratio": 0.65}) == pytest.approx((1 + 1 + 3 + 2 + 2 + 0.5) / 6)
+
+
+def test_one_term_far_off_does_not_outweigh_the_others():
+    """An epoch that meets five targets and misses the pitch badly beats one that misses all six by 2x."""
+    near = {"seam_ratio": 1.0, "flatness_ratio": 1.0, "pitch_ratio": 0.65, "onset_rate_ratio": 1.0,
+            "frame_repetition": -0.1, "frame_repetition_data": -0.1, "level_drift_db": 0.0}
+    far = {"seam_ratio": 1.2 ** 2, "flatness_ratio": 4.0, "pitch_ratio": 1.03 ** 2, "onset_rate_ratio": 4.0,
+           "frame_repetition": 0.5, "frame_repetition_data": -0.1, "level_drift_db": 12.0}
+    assert generation_check.composite(far) == pytest.approx(2.0)
+    assert generation_check.composite(near) == pytest.approx(3 / 6)
+    assert generation_check.composite(near) < generation_check.composite(far)
 
 
 def test_badness_follows_each_direction():

@@ -46,6 +46,10 @@ COMPOSITE_TOLERANCES: dict[str, float] = {
     "frame_repetition": 0.3,
     "level_drift_db": 6.0,
 }
+# A term counts at most this many tolerances: one metric far off (e.g. the pitch ratio of a chord, whose
+# strongest partial moves between chord tones: 0.63 between two real excerpts of the default drone, i.e. 15
+# tolerances) must not outweigh the others, so an epoch that meets five targets beats one that misses all six.
+COMPOSITE_TERM_CAP = 3.0
 
 
 def badness(name: str, value: float | None) -> float:
@@ -66,7 +70,8 @@ def badness(name: str, value: float | None) -> float:
 def composite(scores: dict[str, float | None]) -> float:
     """gen/composite: the mean over `COMPOSITE_TOLERANCES` of each term's distance from ideal over its
     tolerance (ratios: |log r| / log(edge); frame repetition: its excess over the data's, floored at 0;
-    drift: |dB| / 6). NaN when a term is undefined (e.g. silent output), so such an epoch is never best."""
+    drift: |dB| / 6), each term capped at `COMPOSITE_TERM_CAP`. NaN when a term is undefined (e.g. silent
+    output), so such an epoch is never best."""
     terms = []
     for key, tolerance in COMPOSITE_TOLERANCES.items():
         value = scores.get(key)
@@ -79,7 +84,7 @@ def composite(scores: dict[str, float | None]) -> float:
             terms.append(abs(value) / tolerance)
         else:
             terms.append(abs(math.log(value)) / tolerance if value > 0 else float("inf"))
-    return float(np.mean(terms))
+    return float(np.mean(np.minimum(terms, COMPOSITE_TERM_CAP)))
 
 
 class GenerationScorer:
