@@ -258,7 +258,7 @@ def env():
 @pytest.mark.slow
 @pytest.mark.parametrize("overrides, message", [
     (["objective.name=foo"], "objective.name='foo': unknown objective 'foo'"),
-    (["objective.adversarial.loss=hing", "data.frame_length=64"], "Did you mean 'hinge'?"),
+    (["objective.adversarial.loss=hing", "data.frame_length=64", "data.frame_hop=None"], "Did you mean 'hinge'?"),
 ])
 def test_command_line_exits_2_without_traceback_or_folder(overrides, message, tmp_path):
     out = tmp_path / "runs"
