@@ -112,7 +112,13 @@ def test_spectral_norm_drives_the_largest_singular_value_to_one():
     layer = D.NormalizedDense(6, norm="spectral")
     x = tf.ones((1, 5))
     layer(x)
-    layer.kernel.assign(layer.kernel * 10.0)
+    # A kernel with known singular values 10, 5, 2, 1, 0.5: power iteration converges at (5 / 10)^2 per call,
+    # whatever the global random state (a random kernel's top two singular values can be close, and 30
+    # calls were then not enough in some test orders).
+    rng = np.random.default_rng(0)
+    left, _ = np.linalg.qr(rng.standard_normal((5, 5)))
+    right, _ = np.linalg.qr(rng.standard_normal((6, 6)))
+    layer.kernel.assign((left @ np.diag([10.0, 5.0, 2.0, 1.0, 0.5]) @ right[:5]).astype(np.float32))
     for _ in range(30):  # power iteration converges across training calls
         layer(x, training=True)
     kernel = layer.normalized_kernel().numpy()
