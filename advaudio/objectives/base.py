@@ -554,7 +554,7 @@ class FrameTrainer(keras.Model):
         return ENERGY_TERM in self.experiment.objective.loss_weights
 
     def training_context(self, preds, targets, second=None) -> LossContext:
-        """The loss context of a training step (random spec/* segments drawn per step and replica);
+        """The loss context of a training step (random spec/* segments drawn per step for the global batch, `replica_rows`);
         `second`: the second generation of `preds`' input, if any (spec/energy)."""
         return LossContext(
             preds, targets, self.experiment, segment_seed=self._stateless_seed(SEGMENT_SEED_SALT, per_replica=False), training=True,
