@@ -64,6 +64,7 @@ class Model:
     encoder: Any = "none"  # what the recurrent stack reads: none (the raw frame), stft_conv, a registered name
     encoder_params: dict = field(default_factory=dict)  # kwargs of the encoder's builder (advaudio/encoders.py)
     noise_dim: int = 0  # fresh N(0, 1) values per frame concatenated to the input; 0: deterministic
+    layer_noise: bool = False  # fresh N(0, 1) per unit added to every layer's output, times a learned scale (StyleGAN)
 
 
 @dataclass
@@ -155,7 +156,7 @@ class Generate:
     seed_frames: int = 10
     seed_from: str = "valid"  # valid, test, or an audio file
     dither: float = 0.0  # std of noise added to the fed-back frame
-    temperature: float = 1.0  # scale of the model's noise input (model.noise_dim > 0); 0: mean behaviour
+    temperature: float = 1.0  # scale of the model's noise (model.noise_dim > 0 or layer_noise); 0: mean behaviour
     feedback: str = "stitched"  # stitched or raw (when frames overlap)
     format: str = "wav"  # wav or flac
     subtype: str = "PCM_16"  # PCM_16, PCM_24, FLOAT
@@ -591,7 +592,7 @@ def _generate_problems(cfg: Experiment) -> list[str]:
     problems = _at_least(cfg, ["generate.seconds"], 0, strict=True)
     problems += _at_least(cfg, ["generate.count", "generate.seed_frames"], 1)
     problems += _at_least(cfg, ["generate.dither"], 0)
-    if cfg.model.noise_dim > 0:  # the temperature scales the model's noise input
+    if cfg.model.noise_dim > 0 or cfg.model.layer_noise:  # the temperature scales the model's noise
         problems += _at_least(cfg, ["generate.temperature"], 0)
     problems += [p for p in (_choice("generate.window", gen.window, WINDOWS),
                              _choice("generate.feedback", gen.feedback, FEEDBACKS)) if p]

@@ -669,12 +669,13 @@ def _compiled_energy(options_key: tuple, components: tuple):
 
 def check_energy_config(experiment) -> list[str]:
     """Problems of a config that weights spec/energy: the term needs a stochastic generator."""
-    if ENERGY_TERM not in experiment.objective.loss_weights or experiment.model.noise_dim > 0:
+    if ENERGY_TERM not in experiment.objective.loss_weights or experiment.model.noise_dim > 0 or experiment.model.layer_noise:
         return []
     return [
         f"objective.loss_weights has {ENERGY_TERM!r}, which compares two generations of one input drawn with "
-        "independent noise, but model.noise_dim=0 makes the generator deterministic (its two generations are "
-        f"equal, so nothing repels them); set model.noise_dim > 0 (e.g. --set model.noise_dim=16) or remove {ENERGY_TERM!r}"
+        "independent noise, but model.noise_dim=0 (and no model.layer_noise) makes the generator deterministic (its two "
+        f"generations are equal, so nothing repels them); set model.noise_dim > 0 (e.g. --set model.noise_dim=16) or "
+        f"remove {ENERGY_TERM!r}"
     ]
 
 

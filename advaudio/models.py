@@ -340,6 +340,12 @@ class FrameGRU(keras.Model):
         noise_dim: width of a fresh standard-normal vector concatenated to
             every input frame before the first recurrent layer (a stochastic
             generator); 0 (default) is the deterministic model.
+        layer_noise: if True, every layer's output on its way up (to the next
+            layer and the head) gets fresh standard-normal noise times a
+            learned per-unit scale, initialised at zero (StyleGAN's noise
+            inputs, Karras et al. 2019); the recurrent state itself stays
+            clean, so the recurrence (and cuDNN) is unchanged. The noise of a
+            step is `noise_width = noise_dim + layers * units` values.
         encoder: None (default: the recurrent stack reads the raw frame), or
             a layer `[..., frame_length] -> [..., output_dim]` applied to every
             input frame first (advaudio/encoders.py; noise is concatenated
@@ -353,10 +359,10 @@ class FrameGRU(keras.Model):
 
     Shapes:
         call: frames `[batch, steps, frame_length]` (noise `[batch, steps,
-        noise_dim]` or None) -> predictions `[batch, steps, frame_length]`,
+        noise_width]` or None) -> predictions `[batch, steps, frame_length]`,
         where prediction t estimates frame t+1.
         step: frame `[batch, frame_length]`, states (list, one `[batch, units]`
-        per GRU layer, two per LSTM layer), noise `[batch, noise_dim]` or None
+        per GRU layer, two per LSTM layer), noise `[batch, noise_width]` or None
         -> (prediction `[batch, frame_length]`, new states).
 
     The weights are Keras' GRU/LSTM layers' (`recurrent_layers[i].cell`:
@@ -370,7 +376,8 @@ class FrameGRU(keras.Model):
 
     Reference: the 2016 course project's 2-layer GRU next-frame model; SampleRNN
     (Mehri et al., 2017) for frame-level recurrent audio models; C-RNN-GAN
-    (Mogren, 2016) for noise concatenated to every step's input.
+    (Mogren, 2016) for noise concatenated to every step's input; StyleGAN
+    (Karras et al., 2019) for learned-scale noise added to every layer.
     """
 
     def __init__(
@@ -382,6 +389,7 @@ class FrameGRU(keras.Model):
         skip_connections: bool = False,
         gate_bias: float = 0.0,
         noise_dim: int = 0,
+        layer_noise: bool = False,
         recurrence: str = "auto",
         encoder=None,
         **kwargs,
@@ -402,6 +410,8 @@ class FrameGRU(keras.Model):
         self.skip_connections = skip_connections
         self.gate_bias = gate_bias
         self.noise_dim = int(noise_dim)
+        self.layer_noise = bool(layer_noise)
+        self.noise_scales = []  # per layer `[units]` (layer_noise), made in build
         self.recurrence = recurrence
         self.encoder = keras.saving.deserialize_keras_object(encoder) if isinstance(encoder, dict) else encoder
         self.recurrent_layers = [
@@ -441,31 +451,66 @@ class FrameGRU(keras.Model):
             shape = shape[:-1] + (self.units,)
         width = self.units + (self.frame_length + self.units * (self.num_layers - 1) if self.skip_connections else 0)
         self.head.build(shape[:-1] + (width,))
+        if self.layer_noise and not self.noise_scales:
+            self.noise_scales = [
+                self.add_weight(name=f"noise_scale_{i}", shape=(self.units,), initializer="zeros")
+                for i in range(self.num_layers)
+            ]
         self.built = True
 
     # ------------------------------------------------------------------ noise
 
+    @property
+    def noise_width(self) -> int:
+        """Noise values per step: `noise_dim` for the input, then `layers * units` with `layer_noise`."""
+        return self.noise_dim + (self.num_layers * self.units if self.layer_noise else 0)
+
     def draw_noise(self, batch, steps, seed):
-        """Stateless standard-normal noise `[batch, steps, noise_dim]` from a `[2]` int seed."""
+        """Stateless standard-normal noise `[batch, steps, noise_width]` from a `[2]` int seed."""
         return tf.random.stateless_normal(
-            tf.stack([batch, steps, self.noise_dim]), seed=seed, dtype=self.head.kernel.dtype
+            tf.stack([batch, steps, self.noise_width]), seed=seed, dtype=self.head.kernel.dtype
         )
 
+    def split_noise(self, noise):
+        """A step's noise `[..., noise_width]` (or None) -> (input noise `[..., noise_dim]` or None,
+        per-layer noise `[..., layers, units]` or None)."""
+        if noise is None:
+            return None, None
+        if not self.noise_width:
+            if noise.shape[-1] not in (0, None):
+                raise ValueError(f"this model has noise_dim=0 but got noise of width {noise.shape[-1]}")
+            return None, None
+        noise = tf.convert_to_tensor(noise, self.head.kernel.dtype)
+        if noise.shape[-1] != self.noise_width:
+            raise ValueError(
+                f"noise must be [..., noise_width={self.noise_width}] (noise_dim={self.noise_dim}"
+                f"{f' + {self.num_layers} layers x {self.units} units of layer noise' if self.layer_noise else ''}), "
+                f"got {noise.shape}"
+            )
+        inputs = noise[..., : self.noise_dim] if self.noise_dim else None
+        layers = None
+        if self.layer_noise:
+            shape = tf.concat([tf.shape(noise)[:-1], [self.num_layers, self.units]], 0)
+            layers = tf.ensure_shape(tf.reshape(noise[..., self.noise_dim :], shape),
+                                     noise.shape[:-1].concatenate([self.num_layers, self.units]))
+        return inputs, layers
+
     def _noisy_input(self, frames, noise):
-        """`[..., frame_length]` -> `[..., frame_length + noise_dim]` (noise None: zeros); with an
-        encoder, `[..., encoder.output_dim + noise_dim]`."""
+        """`[..., frame_length]`, input noise `[..., noise_dim]` or None (zeros) -> `[..., frame_length +
+        noise_dim]`; with an encoder, `[..., encoder.output_dim + noise_dim]`."""
         if self.encoder is not None:
             frames = self.encoder(frames)
         if not self.noise_dim:
-            if noise is not None and noise.shape[-1] not in (0, None):
-                raise ValueError(f"this model has noise_dim=0 but got noise of width {noise.shape[-1]}")
             return frames
         if noise is None:
             noise = tf.zeros(tf.concat([tf.shape(frames)[:-1], [self.noise_dim]], 0), frames.dtype)
-        noise = tf.convert_to_tensor(noise, frames.dtype)
-        if noise.shape[-1] != self.noise_dim:
-            raise ValueError(f"noise must be [..., noise_dim={self.noise_dim}], got {noise.shape}")
-        return tf.concat([frames, noise], axis=-1)
+        return tf.concat([frames, tf.cast(noise, frames.dtype)], axis=-1)
+
+    def _layer_output(self, i, h, layer_noise):
+        """Layer i's output on its way up: h + scale_i * noise_i (`layer_noise` `[..., layers, units]`), or h."""
+        if layer_noise is None:
+            return h
+        return h + self.noise_scales[i] * layer_noise[..., i, :]
 
     # ------------------------------------------------------------------ sequences
 
@@ -478,7 +523,8 @@ class FrameGRU(keras.Model):
     def _run(self, frames, initial_states=None, training=None, noise=None):
         """Runs the stack over a sequence; returns (predictions, final states)."""
         frames = tf.convert_to_tensor(frames)
-        x = self._noisy_input(frames, noise)
+        input_noise, layer_noise = self.split_noise(noise)
+        x = self._noisy_input(frames, input_noise)
         features = [frames] if self.skip_connections else []
         final_states = []
         k = self.states_per_layer
@@ -494,6 +540,7 @@ class FrameGRU(keras.Model):
             else:
                 out = layer(x, initial_state=init, training=training)
                 x, states = out[0], list(out[1:])
+            x = self._layer_output(i, x, layer_noise)
             final_states.extend(states)
             if self.skip_connections:
                 features.append(x)
@@ -509,7 +556,7 @@ class FrameGRU(keras.Model):
         Args:
             frames: `[batch, steps, frame_length]`.
             initial_states: list of `[batch, units]` tensors or None (zeros).
-            noise: `[batch, steps, noise_dim]` or None (zeros).
+            noise: `[batch, steps, noise_width]` or None (zeros).
         Returns:
             (predictions `[batch, steps, frame_length]`, list of final states).
         """
@@ -524,24 +571,27 @@ class FrameGRU(keras.Model):
     def input_projection(self, frames, noise=None):
         """The first layer's input projection of frames (and noise), input bias included.
 
-        `[..., frame_length]` (noise `[..., noise_dim]` or None) -> `[..., gates * units]`,
-        computed as one matrix product over all leading axes.
+        `[..., frame_length]` (noise `[..., noise_width]` or None; its input part is used) ->
+        `[..., gates * units]`, computed as one matrix product over all leading axes.
         """
         cell = self.cells[0]
         frames = tf.convert_to_tensor(frames)
-        return _project(self._noisy_input(frames, noise), cell.kernel, input_bias(cell))
+        return _project(self._noisy_input(frames, self.split_noise(noise)[0]), cell.kernel, input_bias(cell))
 
     def noise_projection(self, noise):
-        """`noise @ K_0[frame_length:]`: `[..., noise_dim]` -> `[..., gates * units]` (no bias)."""
-        return _project(noise, self.cells[0].kernel[self.frame_length :])
+        """`input_noise @ K_0[frame_length:]`: `[..., noise_width]` -> `[..., gates * units]` (no bias),
+        or None when the model has no input noise (noise_dim 0)."""
+        inputs = self.split_noise(noise)[0]
+        return None if inputs is None else _project(inputs, self.cells[0].kernel[self.frame_length :])
 
     def frame_projection(self, frames):
         """`frames @ K_0[:frame_length]`: `[..., frame_length]` -> `[..., gates * units]` (no bias;
         e.g. dither added to a fed-back frame)."""
         return _project(frames, self.cells[0].kernel[: self.frame_length])
 
-    def _stack_step(self, projection, states, recurrent=None):
-        """The recurrent stack on one step from the first layer's input projection.
+    def _stack_step(self, projection, states, recurrent=None, layer_noise=None):
+        """The recurrent stack on one step from the first layer's input projection
+        (layer_noise: `[batch, layers, units]` or None).
 
         Returns (top output h `[batch, units]`, new states, each layer's output list).
         """
@@ -555,7 +605,7 @@ class FrameGRU(keras.Model):
             rec = tf.matmul(layer_states[0], cell.recurrent_kernel) if recurrent is None else recurrent[i]
             h, layer_states = cell_from_projections(cell, x, rec, layer_states)
             new_states.extend(layer_states)
-            outputs.append(h)
+            outputs.append(self._layer_output(i, h, layer_noise))
         return outputs[-1], new_states, outputs
 
     def step(self, frame, states, noise=None):
@@ -565,12 +615,14 @@ class FrameGRU(keras.Model):
             frame: `[batch, frame_length]`, the latest (true or fed-back) frame.
             states: list of `[batch, units]` tensors from `initial_states`,
                 `call_with_states` or a previous `step`.
-            noise: `[batch, noise_dim]` or None (zeros).
+            noise: `[batch, noise_width]` or None (zeros).
         Returns:
             (prediction of the next frame `[batch, frame_length]`, new states).
         """
         frame = tf.convert_to_tensor(frame)
-        _, new_states, outputs = self._stack_step(self.input_projection(frame, noise), states)
+        input_noise, layer_noise = self.split_noise(noise)
+        projection = _project(self._noisy_input(frame, input_noise), self.cells[0].kernel, input_bias(self.cells[0]))
+        _, new_states, outputs = self._stack_step(projection, states, layer_noise=layer_noise)
         head_in = ops.concatenate([frame] + outputs, axis=-1) if self.skip_connections else outputs[-1]
         return self.head(head_in), new_states
 
@@ -617,7 +669,7 @@ class FrameGRU(keras.Model):
         return _project(hidden, self.head.kernel, self.head.bias)
 
     def feedback_unroll(self, projection, states, steps, folded: FoldedFeedback, added=None,
-                        true_projections=None, feed_mask=None):
+                        true_projections=None, feed_mask=None, layer_noise=None):
         """Unrolls the stack on its own predictions, the head folded into layer 0.
 
         step 0 runs on `projection`; step t >= 1 on
@@ -626,6 +678,8 @@ class FrameGRU(keras.Model):
                            where(feed_mask[t], fed_t, true_projections[t])   (scheduled sampling)
         where h_{t-1} is the top layer's output: exactly the input projection of
         the prediction head(h_{t-1}) plus what `added` projects (dither, noise).
+        With `layer_noise`, each layer's output on its way up is
+        h + scale_i * layer_noise[t, :, i] (the state keeps h), as in `step`.
 
         With `folded.pairs` and batch 1, each layer's output meets its two
         kernels in one batched product `[2, 1, units] @ [2, units, gates *
@@ -643,8 +697,10 @@ class FrameGRU(keras.Model):
             true_projections, feed_mask: None, or `[steps, batch, gates * units]`
                 and `[steps, batch, 1]` bool: the true frame's projection and where
                 the prediction is fed instead (row 0 unused).
+            layer_noise: None, or `[steps, batch, layers, units]` time-major (see
+                `split_noise`; the model must have `layer_noise`).
         Returns:
-            (top-layer outputs `[steps, batch, units]` time-major, final states);
+            (top-layer outputs, layer noise included, `[steps, batch, units]` time-major, final states);
             `head_projection` of the outputs gives the predictions.
         """
         projection = tf.convert_to_tensor(projection)
@@ -662,6 +718,7 @@ class FrameGRU(keras.Model):
                                   clear_after_read=False).unstack(tensor)
 
         added, true_projections, feed_mask = reader(added), reader(true_projections), reader(feed_mask)
+        layer_noise = reader(layer_noise)
         if paired:
             pairs = folded.pairs
         else:
@@ -673,13 +730,15 @@ class FrameGRU(keras.Model):
 
         def body(t, projection, states, recurrent, hidden):
             x, new_states, new_recurrent = projection, [], []
+            step_noise = None if layer_noise is None else layer_noise.read(t)
             for i, cell in enumerate(cells):
                 h, layer_states = cell_from_projections(cell, x, recurrent[i], list(states[i * k : (i + 1) * k]))
                 new_states.extend(layer_states)
+                out = self._layer_output(i, h, step_noise)  # the state keeps h
                 if paired:
-                    x, own = tf.unstack(tf.matmul(tf.stack([h, h]), pairs[i]))
+                    x, own = tf.unstack(tf.matmul(tf.stack([out, h]), pairs[i]))
                 else:
-                    x, own = tf.matmul(h, out_kernels[i]), tf.matmul(h, rec_kernels[i])
+                    x, own = tf.matmul(out, out_kernels[i]), tf.matmul(h, rec_kernels[i])
                 x = _with_bias(x, out_biases[i])
                 new_recurrent.append(own)
             following = tf.minimum(t + 1, steps - 1)  # the last step's feed is never used
@@ -687,7 +746,7 @@ class FrameGRU(keras.Model):
                 x = x + added.read(following)
             if true_projections is not None:
                 x = tf.where(feed_mask.read(following), x, true_projections.read(following))
-            return t + 1, x, new_states, new_recurrent, hidden.write(t, h)
+            return t + 1, x, new_states, new_recurrent, hidden.write(t, out)
 
         _, _, states, _, hidden = tf.while_loop(
             lambda t, *_: t < steps, body, (tf.constant(0), projection, list(states), recurrent, hidden),
@@ -705,6 +764,7 @@ class FrameGRU(keras.Model):
             skip_connections=self.skip_connections,
             gate_bias=self.gate_bias,
             noise_dim=self.noise_dim,
+            layer_noise=self.layer_noise,
             recurrence=self.recurrence,
             encoder=None if self.encoder is None else keras.saving.serialize_keras_object(self.encoder),
         )
@@ -755,6 +815,7 @@ def build_generator(model_cfg, data_cfg) -> FrameGRU:
         skip_connections=model_cfg.skip_connections,
         gate_bias=model_cfg.gate_bias,
         noise_dim=model_cfg.noise_dim,
+        layer_noise=model_cfg.layer_noise,
         encoder=build_encoder(model_cfg.encoder, data_cfg.frame_length, model_cfg.encoder_params),
         name="frame_gru",
     )

@@ -62,9 +62,10 @@ class Rollout:
         window: synthesis window of the "stitched" feedback (see stitching).
         dither: std of Gaussian noise added to every fed-back frame (normalised
             units); the noise never reaches the output.
-        temperature: scale of the model's own noise input (`generator.noise_dim`
-            values per frame, standard normal times temperature; 0: the mean
-            behaviour). Unused when noise_dim is 0.
+        temperature: scale of the model's own noise (`generator.noise_width`
+            values per frame: its input noise and its layer noise, standard
+            normal times temperature; 0: the mean behaviour). Unused when the
+            model has no noise.
         jit_compile: XLA-compile the loop; falls back to plain graph mode if
             XLA fails.
 
@@ -97,7 +98,7 @@ class Rollout:
         self.window = window
         self.dither = float(dither)
         self.temperature = float(temperature)
-        self.noise_dim = int(getattr(generator, "noise_dim", 0))
+        self.noise_width = int(getattr(generator, "noise_width", 0))
         self.jit_compile = jit_compile
         self._window = tf.constant(synthesis_window(window, self.frame_length))
         self._warm_up = tf.function(self._warm_up_fn)
@@ -115,7 +116,7 @@ class Rollout:
     @property
     def stochastic(self) -> bool:
         """Whether the model's noise input gets nonzero noise."""
-        return self.noise_dim > 0 and self.temperature > 0
+        return self.noise_width > 0 and self.temperature > 0
 
     # The carry: (prediction [B, F], states, overlap-add numerator [B, F] and
     # denominator [F] over the next frame's span, step counter, noise seed).
@@ -123,7 +124,7 @@ class Rollout:
         batch = tf.shape(seed_frames)[0]
         noise = None
         if self.stochastic:
-            shape = tf.stack([batch, tf.shape(seed_frames)[1], self.noise_dim])
+            shape = tf.stack([batch, tf.shape(seed_frames)[1], self.noise_width])
             seed = tf.stack([noise_seed + MODEL_NOISE_SEED_SALT, -1])
             noise = self.temperature * tf.random.stateless_normal(shape, seed=seed, alg="philox")
         preds, states = self.generator.call_with_states(seed_frames, self.generator.initial_states(batch), noise=noise)
@@ -158,7 +159,7 @@ class Rollout:
         return fed, num, den
 
     def _draw_noise(self, noise_seed, first_step, steps, batch):
-        """(dither `[steps, batch, frame_length]` or None, model noise `[steps, batch, noise_dim]` or None)
+        """(dither `[steps, batch, frame_length]` or None, model noise `[steps, batch, noise_width]` or None)
         for global steps first_step .. first_step + steps - 1.
 
         Drawn outside the XLA loop (XLA's Philox differs from the CPU kernel's)
@@ -172,7 +173,7 @@ class Rollout:
             )
 
         dither = per_step(noise_seed, self.frame_length) if self.dither > 0 else None
-        model_noise = self.temperature * per_step(noise_seed + MODEL_NOISE_SEED_SALT, self.noise_dim) if self.stochastic else None
+        model_noise = self.temperature * per_step(noise_seed + MODEL_NOISE_SEED_SALT, self.noise_width) if self.stochastic else None
         return dither, model_noise
 
     def _loop_fn(self, steps, pred, states, num, den, step, dither, model_noise):
@@ -242,17 +243,19 @@ class Rollout:
         XLA, separate products are faster (measured) and are used.
         """
         g = self.generator
-        added = None
+        added = layer_noise = None
         if dither is not None:
             added = self.dither * g.frame_projection(dither)  # [steps, batch, gates * units]
         if model_noise is not None:
-            noise_projection = g.noise_projection(model_noise)
-            added = noise_projection if added is None else added + noise_projection
+            noise_projection = g.noise_projection(model_noise)  # None without input noise
+            if noise_projection is not None:
+                added = noise_projection if added is None else added + noise_projection
+            layer_noise = g.split_noise(model_noise)[1]  # [steps, batch, layers, units] or None
         projection = g.input_projection(pred)
         if added is not None:
             projection = projection + added[0]
         folded = folded if paired else folded._replace(pairs=None)
-        hidden, states = g.feedback_unroll(projection, states, steps, folded, added=added)
+        hidden, states = g.feedback_unroll(projection, states, steps, folded, added=added, layer_noise=layer_noise)
         preds = g.head_projection(hidden)  # [steps, batch, frame_length]
         frames = tf.concat([pred[None], preds[:-1]], axis=0)
         return tf.transpose(frames, [1, 0, 2]), preds[-1], list(states), num, den, step + steps
@@ -644,6 +647,7 @@ def generate_for_run(run_dir, experiment, generator, seed_signal: dict[str, np.n
             "dither": gen.dither,
             "temperature": gen.temperature,
             "noise_dim": int(getattr(generator, "noise_dim", 0)),
+            "layer_noise": bool(getattr(generator, "layer_noise", False)),
             "sample_seed": gen.sample_seed,
             "sample_rate": data.sample_rate,
             "samples": num_samples,

@@ -10,11 +10,12 @@ from advaudio.objectives import base
 FRAME, UNITS, BATCH, STEPS = 6, 5, 3, 5
 
 
-def model(cell, layers, skip=False, noise_dim=0):
+def model(cell, layers, skip=False, noise_dim=0, layer_noise=False):
     keras.utils.set_random_seed(0)
-    m = FrameGRU(FRAME, UNITS, layers, cell=cell, skip_connections=skip, gate_bias=0.3, noise_dim=noise_dim)
+    m = FrameGRU(FRAME, UNITS, layers, cell=cell, skip_connections=skip, gate_bias=0.3, noise_dim=noise_dim,
+                 layer_noise=layer_noise)
     m.build((None, None, FRAME))
-    for i, v in enumerate(m.weights):  # non-trivial values everywhere, biases included
+    for i, v in enumerate(m.weights):  # non-trivial values everywhere, biases (and noise scales) included
         v.assign(np.random.default_rng(i).normal(scale=0.5, size=v.shape))
     return m
 
@@ -35,17 +36,19 @@ def assert_all_close(got, expected, tol):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=tol, atol=tol)
 
 
-CASES = [("gru", 1, 0), ("gru", 2, 0), ("gru", 3, 2), ("lstm", 1, 2), ("lstm", 2, 0), ("lstm", 3, 0)]
+CASES = [("gru", 1, 0, False), ("gru", 2, 0, False), ("gru", 3, 2, False), ("lstm", 1, 2, False),
+         ("lstm", 2, 0, False), ("lstm", 3, 0, False),
+         ("gru", 2, 0, True), ("gru", 3, 2, True), ("lstm", 2, 2, True)]  # layer_noise: noise on every layer
 
 
-@pytest.mark.parametrize("cell,layers,noise_dim", CASES)
+@pytest.mark.parametrize("cell,layers,noise_dim,layer_noise", CASES)
 @pytest.mark.slow
-def test_folded_free_run_equals_step_by_step(float64, cell, layers, noise_dim):
-    g = model(cell, layers, noise_dim=noise_dim)
+def test_folded_free_run_equals_step_by_step(float64, cell, layers, noise_dim, layer_noise):
+    g = model(cell, layers, noise_dim=noise_dim, layer_noise=layer_noise)
     rng = np.random.default_rng(1)
     first = tf.constant(rng.normal(size=(BATCH, FRAME)))
     states = [tf.constant(rng.normal(size=(BATCH, UNITS))) for _ in range(layers * g.states_per_layer)]
-    noise = tf.constant(rng.normal(size=(BATCH, STEPS, noise_dim))) if noise_dim else None
+    noise = tf.constant(rng.normal(size=(BATCH, STEPS, g.noise_width))) if g.noise_width else None
     extra = [first] + states
     folded = value_and_gradients(g, lambda: base.free_run(g, first, states, STEPS, noise=noise), extra)
     plain = value_and_gradients(g, lambda: base.free_run(g, first, states, STEPS, noise=noise, fold=False), extra)
@@ -58,14 +61,14 @@ def test_folded_free_run_equals_step_by_step(float64, cell, layers, noise_dim):
     np.testing.assert_allclose(folded[0].numpy(), tf.stack(preds, 1).numpy(), rtol=1e-11, atol=1e-11)
 
 
-@pytest.mark.parametrize("cell,layers,noise_dim", CASES)
+@pytest.mark.parametrize("cell,layers,noise_dim,layer_noise", CASES)
 @pytest.mark.slow
-def test_folded_scheduled_sampling_equals_step_by_step(float64, cell, layers, noise_dim):
-    g = model(cell, layers, noise_dim=noise_dim)
+def test_folded_scheduled_sampling_equals_step_by_step(float64, cell, layers, noise_dim, layer_noise):
+    g = model(cell, layers, noise_dim=noise_dim, layer_noise=layer_noise)
     rng = np.random.default_rng(2)
     inputs = tf.constant(rng.normal(size=(BATCH, STEPS, FRAME)))
     mask = tf.constant(rng.random((BATCH, STEPS)) < 0.5)
-    noise = tf.constant(rng.normal(size=(BATCH, STEPS, noise_dim))) if noise_dim else None
+    noise = tf.constant(rng.normal(size=(BATCH, STEPS, g.noise_width))) if g.noise_width else None
     folded = value_and_gradients(g, lambda: base.scheduled_sampling_unroll(g, inputs, mask, noise=noise), [inputs])
     plain = value_and_gradients(
         g, lambda: base.scheduled_sampling_unroll(g, inputs, mask, noise=noise, fold=False), [inputs]

@@ -220,8 +220,18 @@ def _time_major(tensor):
 
 
 def _model_noise(generator, noise):
-    """`noise` when the generator takes noise (noise_dim > 0), else None."""
-    return noise if getattr(generator, "noise_dim", 0) else None
+    """`noise` when the generator takes noise (noise_width > 0), else None."""
+    return noise if getattr(generator, "noise_width", 0) else None
+
+
+def _unroll_noise(generator, noise):
+    """`noise` `[batch, steps, noise_width]` or None -> (its input part's projection `[steps, batch, gates *
+    units]`, its layer part `[steps, batch, layers, units]`), time-major, each None where absent."""
+    if noise is None:
+        return None, None
+    layer_noise = generator.split_noise(noise)[1]
+    return (_time_major(generator.noise_projection(noise)),
+            None if layer_noise is None else tf.transpose(layer_noise, [1, 0, 2, 3]))
 
 
 def _use_folding(generator, fold):
@@ -259,7 +269,7 @@ def scheduled_sampling_unroll(generator, inputs, feed_mask, noise=None, fold=Non
         generator: a `FrameGRU`.
         inputs: `[batch, steps, frame_length]` true input frames.
         feed_mask: `[batch, steps]` bool; column 0 is ignored (nothing to feed back yet).
-        noise: `[batch, steps, noise_dim]` the generator's noise input, or None (zeros).
+        noise: `[batch, steps, noise_width]` the generator's noise (see `FrameGRU.split_noise`), or None (zeros).
         fold: None (fold when the generator is foldable), True, or False (step by
             step, the previous implementation).
     Returns:
@@ -272,10 +282,10 @@ def scheduled_sampling_unroll(generator, inputs, feed_mask, noise=None, fold=Non
     steps = tf.shape(inputs)[1]
     if _use_folding(generator, fold):
         true_projections = _time_major(generator.input_projection(inputs, noise))  # one product, all steps
-        added = None if noise is None else _time_major(generator.noise_projection(noise))
+        added, layer_noise = _unroll_noise(generator, noise)
         hidden, _ = generator.feedback_unroll(
             true_projections[0], states, steps, generator.fold_feedback(), added=added,
-            true_projections=true_projections, feed_mask=mask_by_time,
+            true_projections=true_projections, feed_mask=mask_by_time, layer_noise=layer_noise,
         )
         return tf.ensure_shape(generator.head_projection(_time_major(hidden)), inputs.shape)
     by_time = _time_major(inputs)
@@ -312,7 +322,7 @@ def free_run(generator, first_frame, states, steps: int, noise=None, fold=None):
         first_frame: `[batch, frame_length]` the first frame fed in.
         states: recurrent states (list of `[batch, units]`) after the prefix.
         steps: frames to unroll (a Python int).
-        noise: `[batch, steps, noise_dim]` the generator's noise input, or None (zeros).
+        noise: `[batch, steps, noise_width]` the generator's noise (see `FrameGRU.split_noise`), or None (zeros).
         fold: None (fold when the generator is foldable), True, or False (step by
             step, the previous implementation).
     Returns:
@@ -321,9 +331,10 @@ def free_run(generator, first_frame, states, steps: int, noise=None, fold=None):
     first_frame = tf.convert_to_tensor(first_frame)
     noise = _model_noise(generator, noise)
     if _use_folding(generator, fold):
-        added = None if noise is None else _time_major(generator.noise_projection(noise))
+        added, layer_noise = _unroll_noise(generator, noise)
         projection = generator.input_projection(first_frame, None if noise is None else noise[:, 0])
-        hidden, _ = generator.feedback_unroll(projection, states, steps, generator.fold_feedback(), added=added)
+        hidden, _ = generator.feedback_unroll(projection, states, steps, generator.fold_feedback(), added=added,
+                                              layer_noise=layer_noise)
         return generator.head_projection(_time_major(hidden))
     noise_by_time = _time_major(noise)
     preds = tf.TensorArray(first_frame.dtype, size=steps, element_shape=first_frame.shape)
@@ -417,7 +428,7 @@ class FrameTrainer(keras.Model):
         )
         self.generator_optimizer.build(self.generator.trainable_variables)
         self._check_regime()
-        if self.two_generations and not getattr(generator, "noise_dim", 0):
+        if self.two_generations and not getattr(generator, "noise_width", 0):
             raise ValueError(
                 "\n".join(check_energy_config(experiment))
                 or f"objective.loss_weights has {ENERGY_TERM!r} but the generator has noise_dim=0; build it with noise"
@@ -495,11 +506,11 @@ class FrameTrainer(keras.Model):
         return tf.cond(probability > 0.0, sampled, lambda: self.generator(inputs, training=training, noise=noise))
 
     def generator_noise(self, batch, steps, draw: int = 0):
-        """The generator's noise input `[batch, steps, noise_dim]` for this step and replica (None: noise_dim 0).
+        """The generator's noise `[batch, steps, noise_width]` for this step and replica (None: noise_width 0).
 
         draw 0 is the step's generation; draw 1 an independent second one (spec/energy).
         """
-        if not getattr(self.generator, "noise_dim", 0):
+        if not getattr(self.generator, "noise_width", 0):
             return None
         seed = self._stateless_seed((GENERATOR_NOISE_SEED_SALT, SECOND_NOISE_SEED_SALT)[draw], per_replica=False)
         return replica_rows(lambda rows: self.generator.draw_noise(rows, steps, seed), batch)
@@ -576,7 +587,7 @@ class FrameTrainer(keras.Model):
         """The loss context of a validation step; with spec/energy weighted it holds two teacher-forced
         generations drawn with fixed seeds ((train.seed + VALIDATION_NOISE_SEED_SALT, draw)), the same every epoch."""
         generations = None
-        if self.two_generations and getattr(self.generator, "noise_dim", 0):
+        if self.two_generations and getattr(self.generator, "noise_width", 0):
             batch, steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
             base = self.experiment.train.seed + VALIDATION_NOISE_SEED_SALT
             generations = tuple(
