@@ -520,8 +520,16 @@ class FrameGRU(keras.Model):
             return not gpu_visible()
         return self.recurrence == "fused"
 
-    def _run(self, frames, initial_states=None, training=None, noise=None):
-        """Runs the stack over a sequence; returns (predictions, final states)."""
+    def features_with_states(self, frames, initial_states=None, training=None, noise=None):
+        """The sequence call without the head: what the head reads at every step, and the final states.
+
+        Args: as `call_with_states`.
+        Returns:
+            (features `[batch, steps, head_width]`, list of final states), where
+            head(features) are the predictions; head_width is `units` (the top
+            layer's output, its layer noise included), or with skip connections
+            `frame_length + layers * units` (the frame and every layer's output).
+        """
         frames = tf.convert_to_tensor(frames)
         input_noise, layer_noise = self.split_noise(noise)
         x = self._noisy_input(frames, input_noise)
@@ -545,7 +553,12 @@ class FrameGRU(keras.Model):
             if self.skip_connections:
                 features.append(x)
         head_in = ops.concatenate(features, axis=-1) if self.skip_connections else x
-        return self.head(head_in), final_states
+        return head_in, final_states
+
+    def _run(self, frames, initial_states=None, training=None, noise=None):
+        """Runs the stack over a sequence; returns (predictions, final states)."""
+        features, final_states = self.features_with_states(frames, initial_states, training, noise)
+        return self.head(features), final_states
 
     def call(self, frames, training=None, noise=None):
         return self._run(frames, training=training, noise=noise)[0]
@@ -663,6 +676,11 @@ class FrameGRU(keras.Model):
             pairs = [tf.stack([tf.convert_to_tensor(nk), tf.convert_to_tensor(cell.recurrent_kernel)])
                      for nk, cell in zip(next_kernels, cells)]
         return FoldedFeedback(kernel, bias, pairs)
+
+    def folded_projection(self, hidden, folded: FoldedFeedback):
+        """The first layer's input projection of the prediction head(hidden), bias included, through the
+        fold: `[..., units]` -> `[..., gates * units]`, one `[units, gates * units]` product."""
+        return _with_bias(_project(hidden, folded.kernel), folded.bias)
 
     def head_projection(self, hidden):
         """The head on top-layer outputs: `[..., units]` -> `[..., frame_length]` (one product)."""

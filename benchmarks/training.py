@@ -19,7 +19,8 @@ rounds, as wall-clock and as process CPU time):
     unroll (true prefix, then `free_run_steps` frames on the model's own
     predictions; forward, backward, Adam): today's code (Keras layers,
     step-by-step feedback) against the fused recurrence with and without the
-    folded feedback (goal >= 1.5x).
+    folded feedback, the rollout starting from the prefix's last prediction
+    or, as the trainer does, from its last head input (goal >= 1.5x).
 
 Run: python benchmarks/training.py [--rounds 7] [--steps 3] [--rows fit variants free_run]
 """
@@ -207,8 +208,12 @@ def variant_row(cfg, variant: str):
 VARIANTS = ("Keras layers", "fused, hand BPTT (default)", "fused, autodiff loop", "fused, tf.scan", "fused, XLA loops")
 
 
-def free_run_row(cfg, recurrence: str, fold):
-    """experiments/gan_free_running.py's generator unroll: prefix, free run, MSE on the rollout; one Adam step."""
+def free_run_row(cfg, recurrence: str, fold, from_features: bool):
+    """experiments/gan_free_running.py's generator unroll: prefix, free run, MSE on the rollout; one Adam step.
+
+    from_features: the rollout starts from the prefix's last head input, as the trainer's
+    (`FrameTrainer.free_running_frames`), else from the prefix's last prediction (the previous code).
+    """
     keras.utils.set_random_seed(0)
     model = build_generator(cfg.model, cfg.data)
     model.recurrence = recurrence
@@ -221,8 +226,12 @@ def free_run_row(cfg, recurrence: str, fold):
     @tf.function
     def step():
         with tf.GradientTape() as tape:
-            prefix_preds, states = model.call_with_states(x[:, :prefix], training=True)
-            rollout = free_run(model, prefix_preds[:, -1], states, steps, fold=fold)
+            if from_features:
+                features, states = model.features_with_states(x[:, :prefix], training=True)
+                rollout = free_run(model, None, states, steps, fold=fold, first_features=features[:, -1])
+            else:
+                prefix_preds, states = model.call_with_states(x[:, :prefix], training=True)
+                rollout = free_run(model, prefix_preds[:, -1], states, steps, fold=fold)
             loss = tf.reduce_mean(tf.square(rollout - x[:, prefix:]))
         optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
         return loss
@@ -232,10 +241,11 @@ def free_run_row(cfg, recurrence: str, fold):
     return lambda: step().numpy()
 
 
-FREE_RUN_ROWS = {
-    "today: Keras layers, step-by-step feedback": ("keras", False),
-    "fused, step-by-step feedback": ("fused", False),
-    "fused, folded feedback (default)": ("fused", None),
+FREE_RUN_ROWS = {  # name: (recurrence, fold, from_features)
+    "today: Keras layers, step-by-step feedback": ("keras", False, False),
+    "fused, step-by-step feedback": ("fused", False, True),
+    "fused, folded, from the prefix's prediction": ("fused", None, False),
+    "fused, folded, from the prefix's head input (default)": ("fused", None, True),
 }
 
 
@@ -283,8 +293,8 @@ def main(argv=None) -> dict:
     if "free_run" in args.rows:
         for steps in free_run_steps:
             run_cfg = C.apply_overrides(copy.deepcopy(free_cfg), [f"objective.free_run_steps={steps}"])
-            for name, (recurrence, fold) in FREE_RUN_ROWS.items():
-                rows[f"free run {steps}: {name}"] = (free_run_row(run_cfg, recurrence, fold), 1)
+            for name, (recurrence, fold, from_features) in FREE_RUN_ROWS.items():
+                rows[f"free run {steps}: {name}"] = (free_run_row(run_cfg, recurrence, fold, from_features), 1)
     for _ in range(args.rounds):
         for name, (fn, calls) in rows.items():
             timer.time(name, fn, calls)

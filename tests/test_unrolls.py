@@ -118,3 +118,35 @@ def test_skip_connections_fall_back_to_step_by_step(float64):
     )
     with pytest.raises(ValueError, match="cannot fold"):
         base.free_run(g, first, states, STEPS, fold=True)
+
+
+@pytest.mark.parametrize("cell,layers,noise_dim,layer_noise,skip", [
+    ("gru", 2, 2, False, False), ("lstm", 2, 0, True, False), ("gru", 3, 2, True, False), ("gru", 2, 2, False, True),
+])
+@pytest.mark.slow
+def test_free_run_from_the_prefix_features_equals_free_run_from_their_prediction(
+        float64, cell, layers, noise_dim, layer_noise, skip):
+    """The free-running trainer starts the rollout from the prefix's last head input, never forming the
+    prefix's predictions; the rollout and every gradient (weights, prefix) equal starting from head(features)."""
+    g = model(cell, layers, skip=skip, noise_dim=noise_dim, layer_noise=layer_noise)
+    rng = np.random.default_rng(5)
+    prefix = tf.constant(rng.normal(size=(BATCH, 3, FRAME)))
+    noise = tf.constant(rng.normal(size=(BATCH, 3 + STEPS, g.noise_width))) if g.noise_width else None
+
+    def rollout(from_features, fold):
+        features, states = g.features_with_states(prefix, noise=None if noise is None else noise[:, :3])
+        rest = None if noise is None else noise[:, 3:]
+        if from_features:
+            return base.free_run(g, None, states, STEPS, noise=rest, fold=fold, first_features=features[:, -1])
+        return base.free_run(g, g.head(features)[:, -1], states, STEPS, noise=rest, fold=fold)
+
+    expected = value_and_gradients(g, lambda: rollout(False, False), [prefix])
+    for fold in (None, False):  # folded when the model allows (not with skip connections), and step by step
+        assert_all_close(value_and_gradients(g, lambda: rollout(True, fold), [prefix]), expected, 1e-11)
+    # call_with_states is the head on these features.
+    features, states = g.features_with_states(prefix)
+    preds, states_again = g.call_with_states(prefix)
+    np.testing.assert_array_equal(g.head(features).numpy(), preds.numpy())
+    assert_all_close(states, states_again, 0)
+    with pytest.raises(ValueError, match="first_frame or first_features"):
+        base.free_run(g, prefix[:, -1], states, STEPS, first_features=features[:, -1])

@@ -306,7 +306,7 @@ def scheduled_sampling_unroll(generator, inputs, feed_mask, noise=None, fold=Non
     return tf.ensure_shape(tf.transpose(preds.stack(), [1, 0, 2]), inputs.shape)
 
 
-def free_run(generator, first_frame, states, steps: int, noise=None, fold=None):
+def free_run(generator, first_frame, states, steps: int, noise=None, fold=None, first_features=None):
     """Unrolls `steps` frames on the generator's own predictions.
 
     pred_1 = step(first_frame, noise[:, 0]);  pred_k = step(pred_{k-1}, noise[:, k-1]);
@@ -317,24 +317,45 @@ def free_run(generator, first_frame, states, steps: int, noise=None, fold=None):
     product over all steps; equal to the step-by-step unroll within float
     tolerance (benchmarks/training.py measures both).
 
+    When the first frame is itself a prediction, pass what the head read
+    instead (`first_features`, e.g. the last step of
+    `FrameGRU.features_with_states` over a true prefix): folded, it then
+    enters as first_features (W_head K_0) + b_head K_0 too, and the
+    prediction first_frame = head(first_features) is never formed.
+
     Args:
         generator: a `FrameGRU`.
-        first_frame: `[batch, frame_length]` the first frame fed in.
+        first_frame: `[batch, frame_length]` the first frame fed in, or None
+            with `first_features`.
         states: recurrent states (list of `[batch, units]`) after the prefix.
         steps: frames to unroll (a Python int).
         noise: `[batch, steps, noise_width]` the generator's noise (see `FrameGRU.split_noise`), or None (zeros).
         fold: None (fold when the generator is foldable), True, or False (step by
             step, the previous implementation).
+        first_features: None, or `[batch, head_width]` the head's input whose
+            prediction is the first frame (instead of `first_frame`).
     Returns:
         predictions `[batch, steps, frame_length]`.
     """
-    first_frame = tf.convert_to_tensor(first_frame)
+    if (first_frame is None) == (first_features is None):
+        raise ValueError("free_run takes first_frame or first_features, not both or neither")
     noise = _model_noise(generator, noise)
-    if _use_folding(generator, fold):
+    folding = _use_folding(generator, fold)
+    if first_frame is None and not folding:
+        first_frame = generator.head(first_features)
+    if folding:
         added, layer_noise = _unroll_noise(generator, noise)
-        projection = generator.input_projection(first_frame, None if noise is None else noise[:, 0])
-        hidden, _ = generator.feedback_unroll(projection, states, steps, generator.fold_feedback(), added=added,
-                                              layer_noise=layer_noise)
+        if first_frame is None:
+            folded = generator.fold_feedback()
+            projection = generator.folded_projection(first_features, folded)
+            if added is not None:
+                projection = projection + added[0]
+        else:
+            folded = None
+            projection = generator.input_projection(tf.convert_to_tensor(first_frame),
+                                                    None if noise is None else noise[:, 0])
+        hidden, _ = generator.feedback_unroll(projection, states, steps, folded or generator.fold_feedback(),
+                                              added=added, layer_noise=layer_noise)
         return generator.head_projection(_time_major(hidden))
     noise_by_time = _time_major(noise)
     preds = tf.TensorArray(first_frame.dtype, size=steps, element_shape=first_frame.shape)
@@ -524,11 +545,13 @@ class FrameTrainer(keras.Model):
             [], seed=self._stateless_seed(FREE_RUN_SEED_SALT, per_replica=False), minval=0, maxval=last_start + 1, dtype=tf.int32
         )
         noise = self.generator_noise(tf.shape(inputs)[0], prefix + steps, noise_draw)
-        prefix_preds, states = self.generator.call_with_states(
+        # The prefix's predictions are not trained on: the rollout starts from what the head read at its last
+        # step (folded, the head is never applied to the prefix; see free_run).
+        prefix_features, states = self.generator.features_with_states(
             inputs[:, start : start + prefix], training=training, noise=None if noise is None else noise[:, :prefix]
         )
-        rollout = free_run(self.generator, prefix_preds[:, -1], states, steps,
-                           noise=None if noise is None else noise[:, prefix:])
+        rollout = free_run(self.generator, None, states, steps, noise=None if noise is None else noise[:, prefix:],
+                           first_features=prefix_features[:, -1])
         rollout_targets = targets[:, start + prefix : start + prefix + steps]
         return rollout, tf.ensure_shape(rollout_targets, rollout.shape)
 
