@@ -106,3 +106,33 @@ def test_gan_trains_with_the_energy_term_too(batch):
     assert logs["loss"] == pytest.approx(logs["spec/energy"] + logs["adv/gen"], rel=1e-5)
     validation = {k: float(v) for k, v in trainer.test_step(batch).items()}
     assert validation["loss"] == pytest.approx(validation["spec/energy"], rel=1e-5) and "energy/attractive" in validation
+
+
+@pytest.mark.slow
+def test_free_running_generations_share_one_fold_with_the_same_gradients(batch, monkeypatch):
+    """Both rollouts of a free-running energy step use one fold_feedback() (one fold product and one fold
+    gradient per step); the loss and every gradient equal those of two separately folded rollouts."""
+    trainer = make_trainer(energy_experiment(regime="free_running", free_run_prefix=1, free_run_steps=5))
+    inputs, targets = batch
+    generator = trainer.generator
+    calls = []
+    fold = generator.fold_feedback
+    monkeypatch.setattr(generator, "fold_feedback", lambda *a, **k: calls.append(1) or fold(*a, **k))
+
+    def loss_and_gradients(shared: bool):
+        calls.clear()
+        with tf.GradientTape() as tape:
+            if shared:
+                ctx = trainer.training_generations(inputs, targets)[2]
+            else:
+                first, regime_targets = trainer.regime_frames(inputs, targets, training=True)
+                second = trainer.regime_frames(inputs, targets, training=True, noise_draw=1)[0]
+                ctx = trainer.training_context(first, regime_targets, second)
+            loss = trainer.weighted_total(trainer.reconstruction_losses(ctx))
+        return [loss] + tape.gradient(loss, generator.trainable_variables), len(calls)
+
+    shared, shared_calls = loss_and_gradients(True)
+    separate, separate_calls = loss_and_gradients(False)
+    assert (shared_calls, separate_calls) == (1, 2)
+    for a, b in zip(shared, separate):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)

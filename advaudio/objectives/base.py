@@ -306,7 +306,7 @@ def scheduled_sampling_unroll(generator, inputs, feed_mask, noise=None, fold=Non
     return tf.ensure_shape(tf.transpose(preds.stack(), [1, 0, 2]), inputs.shape)
 
 
-def free_run(generator, first_frame, states, steps: int, noise=None, fold=None, first_features=None):
+def free_run(generator, first_frame, states, steps: int, noise=None, fold=None, first_features=None, folded=None):
     """Unrolls `steps` frames on the generator's own predictions.
 
     pred_1 = step(first_frame, noise[:, 0]);  pred_k = step(pred_{k-1}, noise[:, k-1]);
@@ -334,6 +334,8 @@ def free_run(generator, first_frame, states, steps: int, noise=None, fold=None, 
             step, the previous implementation).
         first_features: None, or `[batch, head_width]` the head's input whose
             prediction is the first frame (instead of `first_frame`).
+        folded: None, or the generator's `fold_feedback()` when the caller
+            shares one fold between unrolls (computed under the same tape).
     Returns:
         predictions `[batch, steps, frame_length]`.
     """
@@ -345,17 +347,15 @@ def free_run(generator, first_frame, states, steps: int, noise=None, fold=None, 
         first_frame = generator.head(first_features)
     if folding:
         added, layer_noise = _unroll_noise(generator, noise)
+        folded = generator.fold_feedback() if folded is None else folded
         if first_frame is None:
-            folded = generator.fold_feedback()
             projection = generator.folded_projection(first_features, folded)
             if added is not None:
                 projection = projection + added[0]
         else:
-            folded = None
             projection = generator.input_projection(tf.convert_to_tensor(first_frame),
                                                     None if noise is None else noise[:, 0])
-        hidden, _ = generator.feedback_unroll(projection, states, steps, folded or generator.fold_feedback(),
-                                              added=added, layer_noise=layer_noise)
+        hidden, _ = generator.feedback_unroll(projection, states, steps, folded, added=added, layer_noise=layer_noise)
         return generator.head_projection(_time_major(hidden))
     noise_by_time = _time_major(noise)
     preds = tf.TensorArray(first_frame.dtype, size=steps, element_shape=first_frame.shape)
@@ -536,8 +536,11 @@ class FrameTrainer(keras.Model):
         seed = self._stateless_seed((GENERATOR_NOISE_SEED_SALT, SECOND_NOISE_SEED_SALT)[draw], per_replica=False)
         return replica_rows(lambda rows: self.generator.draw_noise(rows, steps, seed), batch)
 
-    def free_running_frames(self, inputs, targets, training: bool, noise_draw: int = 0):
-        """(rollout `[batch, free_run_steps, frame_length]`, its targets), from a random true prefix."""
+    def free_running_frames(self, inputs, targets, training: bool, noise_draw: int = 0, folded=None):
+        """(rollout `[batch, free_run_steps, frame_length]`, its targets), from a random true prefix.
+
+        folded: None, or the generator's `fold_feedback()` shared with another rollout of the step.
+        """
         objective = self.experiment.objective
         prefix, steps = objective.free_run_prefix, objective.free_run_steps
         last_start = tf.shape(inputs)[1] - prefix - steps
@@ -551,11 +554,11 @@ class FrameTrainer(keras.Model):
             inputs[:, start : start + prefix], training=training, noise=None if noise is None else noise[:, :prefix]
         )
         rollout = free_run(self.generator, None, states, steps, noise=None if noise is None else noise[:, prefix:],
-                           first_features=prefix_features[:, -1])
+                           first_features=prefix_features[:, -1], folded=folded)
         rollout_targets = targets[:, start + prefix : start + prefix + steps]
         return rollout, tf.ensure_shape(rollout_targets, rollout.shape)
 
-    def regime_frames(self, inputs, targets, training: bool, noise_draw: int = 0):
+    def regime_frames(self, inputs, targets, training: bool, noise_draw: int = 0, folded=None):
         """(predictions, the targets they estimate) under `objective.regime`.
 
         teacher_forcing / scheduled_sampling: `[batch, steps, frame_length]`
@@ -563,9 +566,10 @@ class FrameTrainer(keras.Model):
         frame_length]` both. Subclasses should train on this pair.
         `noise_draw` 1 gives a second generation: the same regime and random
         draws (feedback mask, free-running start), independent noise.
+        `folded`: a `fold_feedback()` shared between the step's rollouts (free_running), or None.
         """
         if self.experiment.objective.regime == "free_running":
-            return self.free_running_frames(inputs, targets, training, noise_draw)
+            return self.free_running_frames(inputs, targets, training, noise_draw, folded=folded)
         return self.predict_frames(inputs, targets, training, noise_draw), targets
 
     def predict_frames(self, inputs, targets, training: bool, noise_draw: int = 0):
@@ -600,10 +604,15 @@ class FrameTrainer(keras.Model):
 
         With spec/energy weighted the batch is generated twice, in the same
         regime with independent noise (`regime_frames(..., noise_draw=1)`);
-        the context holds both generations.
+        the context holds both generations. Free-running, both rollouts share
+        one `fold_feedback()` (one fold product and one fold gradient per step).
         """
-        preds, regime_targets = self.regime_frames(inputs, targets, training=True)
-        second = self.regime_frames(inputs, targets, training=True, noise_draw=1)[0] if self.two_generations else None
+        folded = None
+        if self.two_generations and self.experiment.objective.regime == "free_running" and self.generator.foldable:
+            folded = self.generator.fold_feedback()
+        preds, regime_targets = self.regime_frames(inputs, targets, training=True, folded=folded)
+        second = (self.regime_frames(inputs, targets, training=True, noise_draw=1, folded=folded)[0]
+                  if self.two_generations else None)
         return preds, regime_targets, self.training_context(preds, regime_targets, second)
 
     def validation_context(self, inputs, preds, targets) -> LossContext:
