@@ -101,6 +101,21 @@ def _project(x, kernel, bias=None):
     return _with_bias(out, bias)
 
 
+@tf.custom_gradient
+def _fold_product(head_kernel, frame_kernel):
+    """`head_kernel @ frame_kernel` (`[units, frame_length] x [frame_length, gates * units]`), whose gradient
+    for `head_kernel`, d_fold @ frame_kernel^T, is computed as (frame_kernel @ d_fold^T)^T: the same
+    products, but oneDNN's CPU matmul multiplies by a transposed `[frame_length, gates * units]` operand
+    at about half speed (benchmarks/training.py: 21 ms against 11 ms for frames of 4000, 256 units).
+    """
+
+    def grad(d_fold):
+        d_head = tf.transpose(tf.matmul(frame_kernel, d_fold, transpose_b=True))
+        return d_head, tf.matmul(head_kernel, d_fold, transpose_a=True)
+
+    return tf.matmul(head_kernel, frame_kernel), grad
+
+
 def _loop(steps, body, carry):
     """`tf.while_loop` over t = 0..steps-1 (bounded, so XLA can compile it)."""
     return tf.while_loop(lambda t, *_: t < steps, body, (tf.constant(0),) + tuple(carry), maximum_iterations=steps)[1:]
@@ -668,7 +683,7 @@ class FrameGRU(keras.Model):
             raise ValueError("this FrameGRU cannot fold its head into its input (skip connections or another head)")
         cells = self.cells
         frame_kernel = tf.convert_to_tensor(cells[0].kernel)[: self.frame_length]
-        kernel = tf.matmul(self.head.kernel, frame_kernel)
+        kernel = _fold_product(tf.convert_to_tensor(self.head.kernel), frame_kernel)
         bias = _with_bias(tf.linalg.matvec(frame_kernel, self.head.bias, transpose_a=True), input_bias(cells[0]))
         pairs = None
         if paired:
