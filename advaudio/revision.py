@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from advaudio import config as config_lib
+from advaudio.objectives.adversarial_side import ADVERSARIAL_TERMS, AdversarialSide, adversarial_section_problems
 from advaudio.registry import Registry
 from advaudio.stitching import stitched_length, synthesis_window
 
@@ -153,9 +154,16 @@ def check_config(experiment: config_lib.Experiment) -> None:
         if not revise.loss_weights:
             problems.append("revise.loss_weights is empty; give at least one term, e.g. {'rec/mse': 1.0}")
         adversarial = sorted(name for name in revise.loss_weights if name.startswith("adv/"))
-        if adversarial:
-            problems.append(f"revise.loss_weights: the revision pass has no discriminator, so {adversarial} "
-                            "cannot be used; use rec/* and spec/* terms")
+        unknown = [name for name in adversarial if name not in ADVERSARIAL_TERMS]
+        if unknown:
+            problems.append(f"revise.loss_weights: {unknown} are not adversarial terms; the revision pass's "
+                            f"discriminator gives {list(ADVERSARIAL_TERMS)}")
+        elif adversarial:  # D (objective.adversarial) judges stitched runs of the revised windows
+            problems += [f"with {adversarial} in revise.loss_weights: {problem}"
+                         for problem in adversarial_section_problems(experiment, gen.revision_window)]
+            if len(adversarial) == len(revise.loss_weights):
+                problems.append(f"revise.loss_weights has only {adversarial}; add a rec/* or spec/* term (the "
+                                "validation loss that picks the best revision pass weighs those), e.g. 'rec/mse'")
         for key in ("epochs", "steps_per_epoch", "rollouts", "validation_windows", "prefix_frames"):
             if getattr(revise, key) < 1:
                 problems.append(f"revise.{key} must be >= 1, got {getattr(revise, key)}")
@@ -428,14 +436,20 @@ def validation_dataset(generator, signal, experiment: config_lib.Experiment) -> 
 # --------------------------------------------------------------------------- training
 
 
-class ReviserTrainer(keras.Model):
+class ReviserTrainer(AdversarialSide, keras.Model):
     """Trains a revision network on (degraded, clean) window batches with the package's loss terms.
 
     The terms are `revise.loss_weights` built from `advaudio.losses.LOSS_TERMS`
     (rec/* on the frames, spec/* on the stitched window, with `objective.stft`),
-    exactly as a generator's terms are. Besides every term it logs
-    `unrevised/loss`: the same weighted loss of the degraded input itself, so
-    `loss < unrevised/loss` reads directly as "the pass repairs".
+    exactly as a generator's terms are, and optionally the adversarial terms
+    adv/gen and adv/feat: then a discriminator (`objective.adversarial`, the
+    denoising GAN's side, `objectives/adversarial_side.py`) learns to tell
+    stitched runs of the clean windows from the revised ones (and from noise
+    negatives), switched on after `objective.adversarial.d_start_step`
+    reviser updates, and is saved and resumed with the reviser. Besides every
+    term it logs `unrevised/loss`: the same weighted loss of the degraded
+    input itself (reconstruction terms only), so `loss < unrevised/loss`
+    reads directly as "the pass repairs".
 
     Args:
         reviser: the revision network.
@@ -456,7 +470,11 @@ class ReviserTrainer(keras.Model):
         self.loss_experiment = dataclasses.replace(
             experiment, objective=dataclasses.replace(experiment.objective, loss_weights=dict(experiment.revise.loss_weights))
         )
-        self.loss_terms = build_loss_terms(self.loss_experiment)
+        weights = experiment.revise.loss_weights
+        self.loss_terms = build_loss_terms(self.loss_experiment, names=[n for n in weights if not n.startswith("adv/")])
+        self.adversarial = any(name in weights for name in ADVERSARIAL_TERMS)
+        if self.adversarial:
+            self.build_adversarial_side(experiment)
         train = experiment.train
         self.reviser_optimizer = keras.optimizers.Adam(
             learning_rate=experiment.revise.learning_rate, beta_1=train.beta_1, beta_2=train.beta_2
@@ -464,10 +482,21 @@ class ReviserTrainer(keras.Model):
         self.reviser_optimizer.build(self.reviser.trainable_variables)
 
     def optimizers(self) -> dict:
-        return {"reviser": self.reviser_optimizer}
+        return {"reviser": self.reviser_optimizer, **({"discriminator": self.discriminator_optimizer}
+                                                      if self.adversarial else {})}
 
     def networks(self) -> dict:
-        return {"reviser": self.reviser}
+        return {"reviser": self.reviser, **({"discriminator": self.discriminator} if self.adversarial else {})}
+
+    @property
+    def adversarial_weights(self) -> dict:
+        return self.experiment.revise.loss_weights
+
+    def _stateless_seed(self, salt: int, per_replica: bool = True):
+        """The seed of one of D's random streams (`objectives.base.stateless_seed`), by reviser step."""
+        from advaudio.objectives.base import stateless_seed
+
+        return stateless_seed(self.experiment.train.seed + salt, self.step_counter, per_replica)
 
     def counts_for_best(self) -> bool:
         return True
@@ -487,23 +516,49 @@ class ReviserTrainer(keras.Model):
         total = tf.add_n([weight * values[name] for name, (weight, _) in self.loss_terms.items()])
         return total, values
 
+    def _windows(self, data):
+        """(degraded, clean) `[batch, window, frame_length]` with a static shape (D's examples are cut from it):
+        a dataset's unknown window is `revision_window` frames."""
+        window, frame_length = self.experiment.generate.revision_window, self.experiment.data.frame_length
+        return tuple(tf.ensure_shape(x, [None, x.shape[1] or window, x.shape[2] or frame_length]) for x in data)
+
+    def _weighted(self, values: dict):
+        weights = self.experiment.revise.loss_weights
+        return tf.add_n([weights[name] * value for name, value in values.items()])
+
     def train_step(self, data):
         from advaudio.objectives.base import reduce_and_clip, replicas_in_sync
 
-        degraded, clean = data
+        degraded, clean = self._windows(data)
+        active = self.discriminator_active() if self.adversarial else None
         with tf.GradientTape() as tape:
-            loss, values = self._loss_values(self.reviser(degraded, training=True), clean, training=True)
+            revised = self.reviser(degraded, training=True)
+            _, values = self._loss_values(revised, clean, training=True)
+            d_logs = {}
+            if self.adversarial:
+                terms, d_logs = self.adversarial_step(
+                    self.discriminator_examples(clean), self.discriminator_examples(revised), active, tape
+                )
+                values.update(terms)
+            loss = self._weighted(values)
             scaled = loss / replicas_in_sync()
         variables = self.reviser.trainable_variables
         grads, norm = reduce_and_clip(tape.gradient(scaled, variables), self.experiment.train.clipnorm)
         self.reviser_optimizer.apply(grads, variables)
-        return {"loss": loss, **values, "grad_norm/reviser": norm}
+        return {"loss": loss, **values, **d_logs, "grad_norm/reviser": norm}
 
     def test_step(self, data):
-        degraded, clean = data
-        loss, values = self._loss_values(self.reviser(degraded, training=False), clean, training=False)
+        """"loss" and "unrevised/loss" weigh the reconstruction terms only (D keeps moving, so its terms do
+        not compare across epochs and do not pick the best reviser); adv/* and D's accuracies are logged
+        alongside, from D's current weights."""
+        degraded, clean = self._windows(data)
+        revised = self.reviser(degraded, training=False)
+        loss, values = self._loss_values(revised, clean, training=False)
         unrevised, _ = self._loss_values(degraded, clean, training=False)
-        return {"loss": loss, **values, "unrevised/loss": unrevised}
+        logs = {"loss": loss, **values, "unrevised/loss": unrevised}
+        if self.adversarial:
+            logs.update(self.validation_adversarial_logs(clean, revised))
+        return logs
 
 
 def _save_reviser(run_dir: Path, reviser, epoch: int, val_loss: float) -> dict:

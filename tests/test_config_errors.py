@@ -137,7 +137,7 @@ CASES = [
     ("revise.from_run", ["revise.from_run=/no/such/run"], "generate.revision is 'none'"),
     ("revise.checkpoint", [REVISION, "revise.from_run={run}", "revise.checkpoint=bst"],
      "revise.checkpoint='bst': checkpoint must be 'best', 'last' or an epoch number"),
-    ("revise.loss_weights", [REVISION, "revise.loss_weights={'adv/gen': 1.0}"], "has no discriminator"),
+    ("revise.loss_weights", [REVISION, "revise.loss_weights={'adv/gen': 1.0}"], "add a rec/* or spec/* term"),
     ("revise.epochs", [REVISION, "revise.epochs=0"], "revise.epochs must be >= 1, got 0"),
     ("revise.steps_per_epoch", [REVISION, "revise.steps_per_epoch=0"], "revise.steps_per_epoch must be >= 1, got 0"),
     ("revise.learning_rate", ["revise.learning_rate=fast"], "not a Python literal (expected a number)"),

@@ -218,8 +218,19 @@ def test_check_config_names_the_bad_key():
         revision.check_config(cfg)
     cfg.generate.revision_hop = 4
     cfg.revise.loss_weights = {"rec/mse": 1.0, "adv/gen": 1.0}
-    with pytest.raises(config_lib.ConfigError, match="discriminator"):
+    revision.check_config(cfg)  # adversarial terms: a discriminator judges the revised windows
+    cfg.revise.loss_weights = {"rec/mse": 1.0, "adv/gan": 1.0}
+    with pytest.raises(config_lib.ConfigError, match=r"\['adv/gan'\] are not adversarial terms.*'adv/gen', 'adv/feat'"):
         revision.check_config(cfg)
+    cfg.revise.loss_weights = {"adv/gen": 1.0}
+    with pytest.raises(config_lib.ConfigError, match="add a rec/\\* or spec/\\* term"):
+        revision.check_config(cfg)
+    cfg.revise.loss_weights = {"rec/mse": 1.0, "adv/feat": 1.0}
+    cfg.objective.adversarial.stitched_frames = 17  # more than the 16 frames of a revision window
+    with pytest.raises(config_lib.ConfigError, match="with \\['adv/feat'\\] in revise.loss_weights: "
+                                                     "objective.adversarial.stitched_frames must be between 1 and the 16"):
+        revision.check_config(cfg)
+    cfg.objective.adversarial.stitched_frames = 2
     cfg.revise.loss_weights = {"spec/sc": 1.0}  # windows of 16 x 16 samples are shorter than the 2048 FFT
     with pytest.raises(config_lib.ConfigError, match="revision_window"):
         revision.check_config(cfg)
@@ -431,3 +442,74 @@ def test_revise_experiment_over_a_finished_run_end_to_end(tmp_path):
     assert len((run_dir / revision.REVISER_LOG).read_text().splitlines()) == 4
     state = tf.train.load_checkpoint(str(run_dir / "checkpoints" / revision.REVISER_STATE))
     assert int(state.get_tensor("opt_reviser/_iterations/.ATTRIBUTES/VARIABLE_VALUE")) == 3 * 2  # 3 epochs x 2 steps
+
+
+def adversarial_reviser(adv_weight=1.0, d_start_step=1):
+    cfg = tiny_experiment()
+    cfg.generate.revision, cfg.generate.revision_params = "bidirectional", {"units": 4}
+    cfg.generate.stitch = "concat"
+    cfg.revise.loss_weights = {"rec/mse": 1.0, "adv/gen": adv_weight, "adv/feat": adv_weight}
+    adv = cfg.objective.adversarial
+    adv.d_start_step = d_start_step
+    adv.discriminator_params = {"scales": 1, "channels": 4, "max_channels": 8, "downsample_factors": (2,),
+                                "kernel_size": 5, "groups": 1}
+    revision.check_config(cfg)
+    keras.utils.set_random_seed(0)
+    trainer = ReviserTrainer(revision.build_reviser(cfg), cfg)
+    randomised(trainer.reviser)
+    return trainer
+
+
+@pytest.mark.slow
+def test_adversarial_terms_train_a_discriminator_on_revised_windows_and_reach_the_reviser():
+    rng = np.random.default_rng(11)
+    clean = rng.normal(size=(4, 6, F)).astype(np.float32)
+    degraded = clean + rng.normal(scale=0.3, size=clean.shape).astype(np.float32)
+    trainer = adversarial_reviser()
+    assert set(trainer.networks()) == {"reviser", "discriminator"}
+    assert set(trainer.optimizers()) == {"reviser", "discriminator"}
+    d_before = [w.numpy().copy() for w in trainer.discriminator.weights]
+    logs = trainer.train_step((degraded, clean))  # step 0: D still off (d_start_step 1)
+    assert float(logs["d/loss"]) == 0.0 and float(logs["adv/gen"]) == 0.0
+    assert all(np.array_equal(a, b.numpy()) for a, b in zip(d_before, trainer.discriminator.weights))
+    logs = trainer.train_step((degraded, clean))
+    assert {"adv/gen", "adv/feat", "d/loss", "d/win", "d/acc_real", "d/acc_fake", "grad_norm/disc"} <= set(logs)
+    assert float(logs["d/loss"]) > 0 and float(logs["adv/gen"]) > 0
+    assert any(not np.array_equal(a, b.numpy()) for a, b in zip(d_before, trainer.discriminator.weights))
+    np.testing.assert_allclose(  # the total weighs every term, the adversarial ones included
+        float(logs["loss"]), float(logs["rec/mse"]) + float(logs["adv/gen"]) + float(logs["adv/feat"]), rtol=1e-5)
+    logs = trainer.test_step((degraded, clean))
+    assert {"loss", "unrevised/loss", "adv/gen", "adv/feat", "d/acc_real", "d/acc_fake"} <= set(logs)
+    np.testing.assert_allclose(float(logs["loss"]), float(logs["rec/mse"]), rtol=1e-6)  # reconstruction only
+
+
+@pytest.mark.slow
+def test_the_adversarial_terms_gradient_reaches_the_reviser():
+    """Two identical trainers with D on from step 0, one weighting adv/* 0: their first updates differ."""
+    rng = np.random.default_rng(12)
+    clean = rng.normal(size=(4, 6, F)).astype(np.float32)
+    degraded = clean + rng.normal(scale=0.3, size=clean.shape).astype(np.float32)
+    weighted, silent = adversarial_reviser(d_start_step=0), adversarial_reviser(adv_weight=0.0, d_start_step=0)
+    before = [w.numpy().copy() for w in weighted.reviser.weights]
+    assert all(np.array_equal(a, b.numpy()) for a, b in zip(before, silent.reviser.weights))
+    logs = weighted.train_step((degraded, clean))
+    silent_logs = silent.train_step((degraded, clean))
+    assert float(logs["d/loss"]) == pytest.approx(float(silent_logs["d/loss"]), rel=1e-6)  # the same D step
+    differs = [np.abs(a.numpy() - b.numpy()).max() for a, b in zip(weighted.reviser.weights, silent.reviser.weights)]
+    assert max(differs) > 1e-6
+
+
+@pytest.mark.slow
+def test_the_revision_discriminator_is_saved_and_resumed(tmp_path):
+    from advaudio.training import TrainingState
+
+    rng = np.random.default_rng(13)
+    clean = rng.normal(size=(4, 6, F)).astype(np.float32)
+    trainer = adversarial_reviser(d_start_step=0)
+    trainer.train_step((clean + 0.1, clean))
+    TrainingState(trainer, tmp_path / "state", keep=1).save(1)
+    fresh = adversarial_reviser(d_start_step=0)
+    assert TrainingState(fresh, tmp_path / "state", keep=1).restore_latest() == 1
+    for a, b in zip(trainer.discriminator.weights, fresh.discriminator.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert int(fresh.discriminator_optimizer.iterations.numpy()) == 1

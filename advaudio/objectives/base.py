@@ -374,6 +374,13 @@ def _replica_id():
     return tf.cast(replica, tf.int64)
 
 
+def stateless_seed(base: int, step_counter, per_replica: bool = True):
+    """The `[2]` int64 stateless-RNG seed `[base, step * SEED_STEP_STRIDE + replica]` (replica 0's on every
+    replica when not `per_replica`); step: the trained network's updates so far."""
+    step = tf.cast(step_counter, tf.int64) * SEED_STEP_STRIDE
+    return tf.stack([tf.constant(base, tf.int64), step + _replica_id() if per_replica else step])
+
+
 def replica_rows(draw, local_batch):
     """This replica's rows of `draw(global_batch)`: replica r of R takes rows [r b, (r + 1) b) of a draw for
     R b examples (b = `local_batch`), the rows of the global batch it trains on. Every example so gets the
@@ -498,9 +505,7 @@ class FrameTrainer(keras.Model):
         """The `[2]` int64 stateless-RNG seed of one random stream, from (train.seed + salt, step, replica):
         `[train.seed + salt, step * SEED_STEP_STRIDE + replica]`, step the generator updates so far;
         `per_replica=False`: replica 0's seed on every replica (draw for the global batch: `replica_rows`)."""
-        base = tf.constant(self.experiment.train.seed + salt, tf.int64)
-        step = tf.cast(self.step_counter, tf.int64) * SEED_STEP_STRIDE
-        return tf.stack([base, step + _replica_id() if per_replica else step])
+        return stateless_seed(self.experiment.train.seed + salt, self.step_counter, per_replica)
 
     def current_sampling_probability(self):
         """The scheduled-sampling probability at the current step (0 outside that regime)."""
