@@ -369,6 +369,22 @@ def to_dict(cfg: Any) -> Any:
     return cfg
 
 
+def with_defaults(data: dict, cls: type = Experiment) -> dict:
+    """A run's config.json (`to_dict` output) with every key it lacks set to today's default, section by
+    section (an older run folder predates keys added since, e.g. model.layer_noise). User mappings such
+    as objective.loss_weights are taken as they are, never merged with the defaults' mapping."""
+    hints = typing.get_type_hints(cls)
+    out = dict(data)
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        if f.name not in out:
+            default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+            out[f.name] = to_dict(default)
+        elif dataclasses.is_dataclass(hint) and isinstance(out[f.name], dict):
+            out[f.name] = with_defaults(out[f.name], hint)
+    return out
+
+
 def from_dict(data: dict, cls: type = Experiment) -> Any:
     """Rebuilds a config from `to_dict` output (as saved in a run's config.json)."""
     hints = typing.get_type_hints(cls)

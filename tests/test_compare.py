@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from copy import deepcopy
 from pathlib import Path
 
 import numpy as np
@@ -320,6 +321,16 @@ def test_revision_runs_over_the_seeds_of_one_experiment_form_one_group(tmp_path)
     other_setting = revision(source("gan", 0), rollouts=64)
     assert [g.label for g in report.group_runs([*seeds, other_source, other_setting])] == [
         "revise", "revise (config 2)", "revise (config 3)"]
+    # A run folder from before a config key existed (here model.layer_noise) is the same experiment.
+    older = deepcopy(seeds[1].config)
+    del older["model"]["layer_noise"]
+    del older["objective"]["adversarial"]["d_start_step"]
+    older_run = report.Run(path=tmp_path / "o", label="o", config=older, data={}, sample_rate=SR, fingerprint=None)
+    assert report.group_key(older_run) == report.group_key(seeds[0])
+    custom = deepcopy(seeds[1].config)
+    custom["objective"]["loss_weights"] = {"spec/sc": 1.0}  # a user mapping is not filled from the default one
+    custom_run = report.Run(path=tmp_path / "c", label="c", config=custom, data={}, sample_rate=SR, fingerprint=None)
+    assert json.loads(report.group_key(custom_run))["objective"]["loss_weights"] == {"spec/sc": 1.0}
     # A source folder that is gone: the path stays in the key, the run's own seed is its seed.
     gone = revision(tmp_path / "gone")
     assert report.group_key(gone) != report.group_key(seeds[0]) and report.run_seed(gone) == 0

@@ -180,9 +180,12 @@ def run_seed(run: Run):
 
 
 def _experiment_config(config: dict) -> dict:
-    """`config` without train.seed; a revision run's `revise.from_run` path is replaced by its source run's
+    """`config` without train.seed, keys an older run folder lacks at today's defaults
+    (`config.with_defaults`); a revision run's `revise.from_run` path is replaced by its source run's
     config without train.seed, so revisions of the seeds of one experiment are one experiment too."""
-    config = deepcopy(config)
+    from advaudio.config import with_defaults
+
+    config = with_defaults(deepcopy(config))
     config.get("train", {}).pop("seed", None)
     source = _source_config(config)
     if source is not None:
