@@ -61,8 +61,8 @@ def measure(name: str, steps: int, rounds: int) -> dict:
 
         training_context = base.FrameTrainer.training_context
 
-        def without_training_flag(self, preds, targets):
-            ctx = training_context(self, preds, targets)
+        def without_training_flag(self, preds, targets, second=None):
+            ctx = training_context(self, preds, targets, second)
             ctx.training = False
             return ctx
 
