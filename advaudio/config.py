@@ -66,6 +66,11 @@ class Model:
     noise_dim: int = 0  # fresh N(0, 1) values per frame concatenated to the input; 0: deterministic
     layer_noise: bool = False  # fresh N(0, 1) per unit added to every layer's output, times a learned scale (StyleGAN)
 
+    @property
+    def stochastic(self) -> bool:
+        """Whether the generator takes noise (input noise or layer noise; FrameGRU.noise_width > 0)."""
+        return self.noise_dim > 0 or self.layer_noise
+
 
 @dataclass
 class Adversarial:
@@ -608,7 +613,7 @@ def _generate_problems(cfg: Experiment) -> list[str]:
     problems = _at_least(cfg, ["generate.seconds"], 0, strict=True)
     problems += _at_least(cfg, ["generate.count", "generate.seed_frames"], 1)
     problems += _at_least(cfg, ["generate.dither"], 0)
-    if cfg.model.noise_dim > 0 or cfg.model.layer_noise:  # the temperature scales the model's noise
+    if cfg.model.stochastic:  # the temperature scales the model's noise
         problems += _at_least(cfg, ["generate.temperature"], 0)
     problems += [p for p in (_choice("generate.window", gen.window, WINDOWS),
                              _choice("generate.feedback", gen.feedback, FEEDBACKS)) if p]

@@ -669,7 +669,7 @@ def _compiled_energy(options_key: tuple, components: tuple):
 
 def check_energy_config(experiment) -> list[str]:
     """Problems of a config that weights spec/energy: the term needs a stochastic generator."""
-    if ENERGY_TERM not in experiment.objective.loss_weights or experiment.model.noise_dim > 0 or experiment.model.layer_noise:
+    if ENERGY_TERM not in experiment.objective.loss_weights or experiment.model.stochastic:
         return []
     return [
         f"objective.loss_weights has {ENERGY_TERM!r}, which compares two generations of one input drawn with "

@@ -602,15 +602,19 @@ class FrameGRU(keras.Model):
         `[..., frame_length]` (noise `[..., noise_width]` or None; its input part is used) ->
         `[..., gates * units]`, computed as one matrix product over all leading axes.
         """
-        cell = self.cells[0]
-        frames = tf.convert_to_tensor(frames)
-        return _project(self._noisy_input(frames, self.split_noise(noise)[0]), cell.kernel, input_bias(cell))
+        return self._first_projection(frames, self.split_noise(noise)[0])
 
-    def noise_projection(self, noise):
-        """`input_noise @ K_0[frame_length:]`: `[..., noise_width]` -> `[..., gates * units]` (no bias),
-        or None when the model has no input noise (noise_dim 0)."""
-        inputs = self.split_noise(noise)[0]
-        return None if inputs is None else _project(inputs, self.cells[0].kernel[self.frame_length :])
+    def _first_projection(self, frames, input_noise):
+        """`input_projection` from the input part of the noise (`[..., noise_dim]` or None)."""
+        cell = self.cells[0]
+        return _project(self._noisy_input(tf.convert_to_tensor(frames), input_noise), cell.kernel, input_bias(cell))
+
+    def noise_parts(self, noise):
+        """What a step's noise adds where the head is folded into the first layer: `[..., noise_width]`
+        -> (`input_noise @ K_0[frame_length:]` `[..., gates * units]` (no bias) or None without input noise,
+        the layer noise `[..., layers, units]` or None without `layer_noise`)."""
+        inputs, layers = self.split_noise(noise)
+        return None if inputs is None else _project(inputs, self.cells[0].kernel[self.frame_length :]), layers
 
     def frame_projection(self, frames):
         """`frames @ K_0[:frame_length]`: `[..., frame_length]` -> `[..., gates * units]` (no bias;
@@ -649,8 +653,8 @@ class FrameGRU(keras.Model):
         """
         frame = tf.convert_to_tensor(frame)
         input_noise, layer_noise = self.split_noise(noise)
-        projection = _project(self._noisy_input(frame, input_noise), self.cells[0].kernel, input_bias(self.cells[0]))
-        _, new_states, outputs = self._stack_step(projection, states, layer_noise=layer_noise)
+        _, new_states, outputs = self._stack_step(self._first_projection(frame, input_noise), states,
+                                                  layer_noise=layer_noise)
         head_in = ops.concatenate([frame] + outputs, axis=-1) if self.skip_connections else outputs[-1]
         return self.head(head_in), new_states
 

@@ -247,10 +247,9 @@ class Rollout:
         if dither is not None:
             added = self.dither * g.frame_projection(dither)  # [steps, batch, gates * units]
         if model_noise is not None:
-            noise_projection = g.noise_projection(model_noise)  # None without input noise
+            noise_projection, layer_noise = g.noise_parts(model_noise)  # each None where the model has none
             if noise_projection is not None:
                 added = noise_projection if added is None else added + noise_projection
-            layer_noise = g.split_noise(model_noise)[1]  # [steps, batch, layers, units] or None
         projection = g.input_projection(pred)
         if added is not None:
             projection = projection + added[0]

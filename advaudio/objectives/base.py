@@ -229,9 +229,8 @@ def _unroll_noise(generator, noise):
     units]`, its layer part `[steps, batch, layers, units]`), time-major, each None where absent."""
     if noise is None:
         return None, None
-    layer_noise = generator.split_noise(noise)[1]
-    return (_time_major(generator.noise_projection(noise)),
-            None if layer_noise is None else tf.transpose(layer_noise, [1, 0, 2, 3]))
+    projection, layer_noise = generator.noise_parts(noise)
+    return _time_major(projection), None if layer_noise is None else tf.transpose(layer_noise, [1, 0, 2, 3])
 
 
 def _use_folding(generator, fold):
