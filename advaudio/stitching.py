@@ -122,7 +122,7 @@ def concat(frames, frame_hop: int, **_):
     """
     frame_length = frames.shape[-1]
     hop = min(frame_hop, frame_length)
-    kept = frames[..., :hop]
+    kept = frames if hop == frame_length else frames[..., :hop]
     return tf.reshape(kept, tf.stack([tf.shape(frames)[0], -1]))
 
 

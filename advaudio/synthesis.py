@@ -101,13 +101,12 @@ class Rollout:
         self.noise_width = int(getattr(generator, "noise_width", 0))
         self.jit_compile = jit_compile
         self._window = tf.constant(synthesis_window(window, self.frame_length))
-        self._warm_up = tf.function(self._warm_up_fn)
+        self._seed_noise = tf.function(self._draw_seed_noise)
         self._noise = tf.function(self._draw_noise)
         self._fold = tf.function(self._fold_fn)
-        self._fingerprint = tf.function(self._fingerprint_fn)
         self._folded = None  # (fingerprint of the weights, folded weights)
         self._probes = None  # fixed random vectors of the fingerprint
-        self._loops: dict[bool, Callable] = {}
+        self._loops: dict[tuple, Callable] = {}
 
     @property
     def generator(self):
@@ -118,16 +117,25 @@ class Rollout:
         """Whether the model's noise input gets nonzero noise."""
         return self.noise_width > 0 and self.temperature > 0
 
+    def _draw_seed_noise(self, batch, seed_frames, noise_seed):
+        """The model noise of the seed frames `[batch, seed_frames, noise_width]` (outside XLA, see `_draw_noise`)."""
+        shape = tf.stack([batch, seed_frames, self.noise_width])
+        seed = tf.stack([noise_seed + MODEL_NOISE_SEED_SALT, -1])
+        return self.temperature * tf.random.stateless_normal(shape, seed=seed, alg="philox")
+
     # The carry: (prediction [B, F], states, overlap-add numerator [B, F] and
     # denominator [F] over the next frame's span, step counter, noise seed).
-    def _warm_up_fn(self, seed_frames, noise_seed):
+    def _warm_up_fn(self, seed_frames, noise_seed, noise, probes):
+        """(carry, fingerprint of the weights `[weights]`, or `[0]` without `probes`).
+
+        Only the last seed frame's prediction is formed (the head reads the
+        other steps' features for nothing). The fingerprint rides in the same
+        call: both read every weight, and one compiled call costs less than two.
+        """
+        g = self.generator
         batch = tf.shape(seed_frames)[0]
-        noise = None
-        if self.stochastic:
-            shape = tf.stack([batch, tf.shape(seed_frames)[1], self.noise_width])
-            seed = tf.stack([noise_seed + MODEL_NOISE_SEED_SALT, -1])
-            noise = self.temperature * tf.random.stateless_normal(shape, seed=seed, alg="philox")
-        preds, states = self.generator.call_with_states(seed_frames, self.generator.initial_states(batch), noise=noise)
+        features, states = g.features_with_states(seed_frames, g.initial_states(batch), noise=noise)
+        pred = g.head(features[:, -1])
         if self.overlapping:
             w = self._window
             num = tf.signal.overlap_and_add(seed_frames * w, self.frame_hop)
@@ -139,7 +147,8 @@ class Rollout:
         else:
             num = tf.zeros_like(seed_frames[:, 0])
             den = tf.zeros((self.frame_length,), seed_frames.dtype)
-        return preds[:, -1], list(states), num, den, tf.constant(0, tf.int32), noise_seed
+        fingerprint = tf.zeros([0]) if probes is None else self._fingerprint_fn(probes)
+        return (pred, list(states), num, den, tf.constant(0, tf.int32), noise_seed), fingerprint
 
     def _feed(self, pred, num, den, noise):
         """The frame fed back after `pred`, and the overlap-add sums shifted to the next frame.
@@ -211,20 +220,26 @@ class Rollout:
             sums.append(tf.tensordot(rows, tf.linalg.matvec(matrix, cols), 1))
         return tf.stack(sums)
 
-    def fold(self):
+    def _fingerprint_probes(self):
+        if self._probes is None:
+            rng = np.random.default_rng(0)
+            shapes = [(t.shape[0], int(np.prod(t.shape[1:]))) for t in self._fold_sources()]
+            self._probes = [tuple(tf.constant(rng.normal(size=n).astype(np.float32)) for n in shape) for shape in shapes]
+        return self._probes
+
+    def fold(self, fingerprint):
         """The folded weights for `run` (`FrameGRU.fold_feedback`), recomputed when the weights change.
 
+        `fingerprint`: of the current weights, from `warm_up(..., fingerprint=True)`.
         Weights are recognised by random projections of the model's weights
         (one read of each, far cheaper than the fold's matrix product), so
         training or loading new weights refolds.
         """
         if not self.foldable:
             raise ValueError(UNFOLDABLE)
-        if self._probes is None:
-            rng = np.random.default_rng(0)
-            shapes = [(t.shape[0], int(np.prod(t.shape[1:]))) for t in self._fold_sources()]
-            self._probes = [tuple(tf.constant(rng.normal(size=n).astype(np.float32)) for n in shape) for shape in shapes]
-        fingerprint = self._fingerprint(self._probes).numpy()
+        fingerprint = np.asarray(fingerprint)
+        if fingerprint.size != len(self._fold_sources()):
+            raise ValueError("fold() needs the fingerprint of warm_up(..., fingerprint=True)")
         if self._folded is None or not np.array_equal(fingerprint, self._folded[0]):
             self._folded = (fingerprint, self._fold())
         return self._folded[1]
@@ -259,18 +274,38 @@ class Rollout:
         frames = tf.concat([pred[None], preds[:-1]], axis=0)
         return tf.transpose(frames, [1, 0, 2]), preds[-1], list(states), num, den, step + steps
 
-    def _loop(self, jit: bool, folded: bool):
-        if (jit, folded) not in self._loops:
-            fn = functools.partial(self._folded_loop_fn, paired=jit) if folded else self._loop_fn
-            self._loops[jit, folded] = tf.function(fn, jit_compile=jit, reduce_retracing=False)
-        return self._loops[jit, folded]
+    def _compiled(self, name: str, fn: Callable, *args):
+        """`fn(*args)` as a `tf.function`, XLA-compiled while `jit_compile` holds (one per name and mode);
+        falls back to plain graph mode for good when XLA cannot compile it."""
+        if self.jit_compile:
+            try:
+                return self._function(name, fn, True)(*args)
+            except tf.errors.OpError as err:  # XLA missing or unable to compile an op; a real error repeats below
+                log.warning("XLA compilation of the generation loop failed (%s); using plain graph mode",
+                            str(err).splitlines()[0])
+                self.jit_compile = False
+        return self._function(name, fn, False)(*args)
 
-    def warm_up(self, seed_frames, seed: int = 0):
-        """Runs the model over the seed; returns the carry for `run`."""
+    def _function(self, name: str, fn: Callable, jit: bool):
+        if (name, jit) not in self._loops:
+            if name == "folded":
+                fn = functools.partial(fn, paired=jit)
+            self._loops[name, jit] = tf.function(fn, jit_compile=jit, reduce_retracing=False)
+        return self._loops[name, jit]
+
+    def warm_up(self, seed_frames, seed: int = 0, fingerprint: bool = False):
+        """Runs the model over the seed; returns the carry for `run`, and with `fingerprint`
+        (carry, the weights' fingerprint for `fold`)."""
         seed_frames = tf.convert_to_tensor(np.asarray(seed_frames, dtype=np.float32))
         if seed_frames.shape.rank != 3 or seed_frames.shape[-1] != self.frame_length:
             raise ValueError(f"seed frames must be [batch, seed_frames, {self.frame_length}], got {seed_frames.shape}")
-        return self._warm_up(seed_frames, tf.constant(int(seed), tf.int32))
+        noise_seed = tf.constant(int(seed), tf.int32)
+        noise = None
+        if self.stochastic:
+            noise = self._seed_noise(tf.shape(seed_frames)[0], tf.shape(seed_frames)[1], noise_seed)
+        probes = self._fingerprint_probes() if fingerprint else None
+        carry, weights_fingerprint = self._compiled("warm_up", self._warm_up_fn, seed_frames, noise_seed, noise, probes)
+        return (carry, weights_fingerprint.numpy()) if fingerprint else carry
 
     def run(self, carry, steps: int, folded=None):
         """Generates `steps` frames from `carry`; returns (frames np `[batch, steps, F]`, carry).
@@ -286,15 +321,10 @@ class Rollout:
         if self.dither > 0 or self.stochastic:
             dither, model_noise = self._noise(noise_seed, step, steps, tf.shape(pred)[0])
         args = (steps, pred, states, num, den, step, dither, model_noise) + ((folded,) if folded is not None else ())
-        if self.jit_compile:
-            try:
-                out = self._loop(True, folded is not None)(*args)
-            except tf.errors.OpError as err:  # XLA missing or unable to compile an op; a real error repeats below
-                log.warning("XLA compilation of the generation loop failed (%s); using plain graph mode",
-                            str(err).splitlines()[0])
-                self.jit_compile = False
-        if not self.jit_compile:
-            out = self._loop(False, folded is not None)(*args)
+        if folded is not None:
+            out = self._compiled("folded", self._folded_loop_fn, *args)
+        else:
+            out = self._compiled("loop", self._loop_fn, *args)
         frames, pred, states, num, den, step = out
         return frames.numpy(), (pred, states, num, den, step, noise_seed)
 
@@ -331,10 +361,13 @@ def rollout_frames(generator, seed_frames, num_frames: int, frame_hop: int, feed
         prediction of the frame that follows the seed.
     """
     roll = get_rollout(generator, frame_hop, feedback, window, dither, jit_compile, temperature)
-    carry = roll.warm_up(seed_frames, seed)
     if fold is None:
         fold = roll.foldable and num_frames >= FOLD_MIN_FRAMES_PER_UNIT * generator.units
-    folded = roll.fold() if fold else None
+    if fold:
+        carry, fingerprint = roll.warm_up(seed_frames, seed, fingerprint=True)
+        folded = roll.fold(fingerprint)
+    else:
+        carry, folded = roll.warm_up(seed_frames, seed), None
     chunk = num_frames if not chunk_frames else min(int(chunk_frames), num_frames)
     pieces, done = [], 0
     while done < num_frames:
@@ -344,7 +377,7 @@ def rollout_frames(generator, seed_frames, num_frames: int, frame_hop: int, feed
         done += pieces[-1].shape[1]
         if progress is not None:
             progress(done)
-    return np.concatenate(pieces, axis=1)
+    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=1)
 
 
 def generate(generator, seed_frames, num_samples: int | None = None, num_frames: int | None = None,
@@ -398,7 +431,7 @@ def generate(generator, seed_frames, num_samples: int | None = None, num_frames:
 
         frames = revise_frames(revision, frames, revision_window, revision_hop)
     audio = stitch(frames, method, hop, window=window, crossfade_length=crossfade_length).numpy()
-    return audio[:, :num_samples].astype(np.float32)
+    return np.asarray(audio[:, :num_samples], dtype=np.float32)
 
 
 # --------------------------------------------------------------------------- seeds

@@ -170,20 +170,23 @@ def test_cached_rollouts_do_not_keep_models_alive(seeds):
 def test_falls_back_to_graph_mode_when_xla_fails(seeds, monkeypatch, caplog):
     model = tiny_model(units=4, layers=1, seed=3)
     roll = synthesis.get_rollout(model, F, "raw")
-    plain_loop = roll._loop
+    plain_function = roll._function
+    compiled = []
 
-    def failing_xla(jit, folded):
+    def failing_xla(name, fn, jit):
         if not jit:
-            return plain_loop(jit, folded)
+            return plain_function(name, fn, jit)
+        compiled.append(name)
 
         def fail(*_):
             raise tf.errors.UnimplementedError(None, None, "no XLA kernel for this op")
 
         return fail
 
-    monkeypatch.setattr(roll, "_loop", failing_xla)
+    monkeypatch.setattr(roll, "_function", failing_xla)
     got = rollout_frames(model, seeds, 4, F, feedback="raw")
     assert not roll.jit_compile and "XLA compilation of the generation loop failed" in caplog.text
+    assert compiled == ["warm_up"]  # tried once; the warm-up and the loop then ran in graph mode
     np.testing.assert_allclose(got, keras_reference(model, seeds, 4), rtol=1e-4, atol=1e-5)
 
 
