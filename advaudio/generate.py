@@ -51,6 +51,9 @@ def main(argv=None) -> list[Path]:
     if others:
         sys.exit(f"error: --set changes only generate.* options of a trained run, got {others}; "
                  "other keys are fixed by training (start a new run with python -m advaudio.run --set ...)")
+    # revise.from_run names the run a revision pass was trained over; its generator was copied into this folder,
+    # so it is history, not an input of generation (and that folder may have moved since).
+    experiment.revise.from_run = None
     try:
         experiment = config_lib.validate(config_lib.apply_overrides(experiment, args.overrides))
     except ValueError as err:  # ConfigError included: name the key and the fix, no traceback

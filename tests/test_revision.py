@@ -442,6 +442,16 @@ def test_revise_experiment_over_a_finished_run_end_to_end(tmp_path):
     assert len((run_dir / revision.REVISER_LOG).read_text().splitlines()) == 4
     state = tf.train.load_checkpoint(str(run_dir / "checkpoints" / revision.REVISER_STATE))
     assert int(state.get_tensor("opt_reviser/_iterations/.ATTRIBUTES/VARIABLE_VALUE")) == 3 * 2  # 3 epochs x 2 steps
+    # The folder's samples without the pass (the README's command), also once the source run is gone.
+    import shutil
+
+    from advaudio import generate as generate_cli
+
+    shutil.rmtree(source)
+    for revision_name in ("none", "bidirectional"):
+        out = tmp_path / f"samples-{revision_name}"
+        paths = generate_cli.main([str(run_dir), "--set", f"generate.revision={revision_name}", "--out", str(out)])
+        assert paths and json.loads((out / "sample_000.json").read_text())["revision"] == revision_name
 
 
 def adversarial_reviser(adv_weight=1.0, d_start_step=1):
