@@ -382,3 +382,46 @@ def test_ranking_report_says_which_metric_ranks_which_failure(seeded):
     # Averaged spectra are blind to time reversal, whatever the data.
     line = next(l for l in ranking.splitlines() if l.startswith("- mr_stft:"))
     assert "cannot rank" in line and "time_reversed" in line.split("cannot rank")[1]
+
+
+def add_samples_folder(run, name, samples):
+    """Another samples folder in `run` (as `python -m advaudio.generate RUN --out RUN/<name>` writes it)."""
+    for index, audio in enumerate(samples):
+        stem = f"sample_{index:03d}"
+        write_wav(run / name / f"{stem}.wav", audio)
+        write_wav(run / name / "seeds" / f"{stem}.wav", music(0.5)[: 2 * FRAME_LENGTH])
+        sidecar = json.loads((run / "samples" / f"{stem}.json").read_text())
+        (run / name / f"{stem}.json").write_text(json.dumps(sidecar))
+    return run / name
+
+
+def test_a_samples_folder_of_a_run_is_located_in_its_run(tmp_path):
+    run = make_run(tmp_path, "revise", [sine(440)])
+    other = add_samples_folder(run, "samples-unrevised", [sine(440)])
+    assert metrics.locate(run) == (run, run / "samples")
+    assert metrics.locate(other) == (run, other)
+    assert metrics.sample_paths(other) == [other / "sample_000.wav"]
+    loaded = report.load_run(other)
+    assert (loaded.label, loaded.samples, loaded.config["name"]) == (
+        "revise/20260101-120000/samples-unrevised", "samples-unrevised", "revise")
+    assert report.group_key(loaded) != report.group_key(report.load_run(run))
+    (other / "sample_000.wav").unlink()
+    with pytest.raises(metrics.RunFolderError, match="samples-unrevised holds no generated audio"):
+        report.load_run(other)
+
+
+@pytest.mark.slow
+def test_samples_folders_of_runs_are_scored_as_their_own_group(tmp_path):
+    """With and without a revision pass, over two seeds: RUN and RUN/samples-unrevised are two groups."""
+    runs = [make_run(tmp_path, "revise", [sine(440, amplitude=0.5)], seed=i, stamp=f"2026010{i + 1}-120000")
+            for i in range(2)]
+    unrevised = [add_samples_folder(run, "samples-unrevised", [sine(440, amplitude=0.125)]) for run in runs]
+    out = tmp_path / "out"
+    assert report.main([str(p) for p in (*runs, *unrevised)] + ["--out", str(out), "--per-run"]) == 0
+    table = read_table(out / "metrics.csv")
+    assert int(table["revise"]["seeds"]) == 2 and int(table["revise [samples-unrevised]"]["seeds"]) == 2
+    # Each group scored its own audio: -9.03 dBFS against -21.07 dBFS.
+    assert float(table["revise"]["loudness_db"]) == pytest.approx(20 * np.log10(0.5 / np.sqrt(2)), abs=1e-3)
+    assert float(table["revise [samples-unrevised]"]["loudness_db"]) == pytest.approx(
+        20 * np.log10(0.125 / np.sqrt(2)), abs=1e-3)
+    assert "revise/20260102-120000/samples-unrevised (seed 1)" in table

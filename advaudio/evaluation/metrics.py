@@ -830,34 +830,52 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     return audio.mean(axis=1), int(sample_rate)
 
 
+SAMPLES = "samples"  # a run folder's samples folder (advaudio.generate writes others with --out)
+
+
+def locate(path: str | Path) -> tuple[Path, Path]:
+    """(run folder, samples folder) of a run folder or of a samples folder inside one.
+
+    `runs/x/stamp` -> (runs/x/stamp, runs/x/stamp/samples); `runs/x/stamp/samples-unrevised` (written by
+    `python -m advaudio.generate RUN --out RUN/samples-unrevised`) -> (runs/x/stamp, that folder). Every
+    function here that takes `run_dir` accepts either.
+    """
+    path = Path(path)
+    if not (path / "config.json").is_file() and (path.parent / "config.json").is_file():
+        return path.parent, path
+    return path, path / SAMPLES
+
+
 def sample_paths(run_dir: str | Path) -> list[Path]:
-    """The generated samples of a run: samples/*.wav and samples/*.flac, sorted by name."""
-    samples = Path(run_dir) / "samples"
+    """The generated samples of a run: samples/*.wav and samples/*.flac (or those of the samples folder
+    given, see `locate`), sorted by name."""
+    samples = locate(run_dir)[1]
     if not samples.is_dir():
         return []
     return sorted(p for p in samples.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
 
 
 def check_run_dir(run_dir: str | Path) -> None:
-    """Raises RunFolderError unless `run_dir` has config.json and at least one sample."""
-    run_dir = Path(run_dir)
+    """Raises RunFolderError unless `run_dir` (or the run folder of a samples folder) has config.json and
+    at least one sample."""
+    run_dir, samples = locate(run_dir)
     if not run_dir.is_dir():
         raise RunFolderError(f"{run_dir} is not a directory; pass a run folder such as runs/<experiment>/<timestamp>")
     if not (run_dir / "config.json").is_file():
         raise RunFolderError(
             f"{run_dir} has no config.json, so it is not a run folder; pass a folder written by "
-            f"`python -m advaudio.run EXPERIMENT.py` (runs/<experiment>/<timestamp>)"
+            f"`python -m advaudio.run EXPERIMENT.py` (runs/<experiment>/<timestamp>), or a samples folder in one"
         )
-    if not sample_paths(run_dir):
+    if not sample_paths(samples):
         raise RunFolderError(
-            f"{run_dir / 'samples'} holds no generated audio; write some with "
+            f"{samples} holds no generated audio; write some with "
             f"`python -m advaudio.generate {run_dir}`"
         )
 
 
 def reference_path(run_dir: str | Path, split: str = "test") -> Path | None:
     """reference/<split>.wav of a run; for "test", falls back to valid.wav. None if absent."""
-    reference = Path(run_dir) / "reference"
+    reference = locate(run_dir)[0] / "reference"
     candidates = [split, "valid"] if split == "test" else [split]
     for name in candidates:
         for suffix in AUDIO_SUFFIXES:
@@ -934,7 +952,7 @@ def load_reference(run_dirs: list[str | Path], choice: str | Path = DEFAULT_REFE
 def _exact_reference(run_dir: str | Path, split: str) -> Path | None:
     """reference/<split>.wav (or .flac) without the test -> valid fallback of `reference_path`."""
     for suffix in AUDIO_SUFFIXES:
-        path = Path(run_dir) / "reference" / f"{split}{suffix}"
+        path = locate(run_dir)[0] / "reference" / f"{split}{suffix}"
         if path.is_file():
             return path
     return None
@@ -966,10 +984,11 @@ def run_frames(run_dir: str | Path, sidecar: dict | None = None) -> tuple[int, i
     if "frame_length" in sidecar:
         frame_length = int(sidecar["frame_length"])
         return frame_length, int(sidecar.get("frame_hop") or frame_length)
-    data = json.loads((Path(run_dir) / "config.json").read_text()).get("data", {})
+    config_path = locate(run_dir)[0] / "config.json"
+    data = json.loads(config_path.read_text()).get("data", {})
     frame_length = int(data.get("frame_length", 0))
     if frame_length <= 0:
-        raise RunFolderError(f"{Path(run_dir) / 'config.json'} has no data.frame_length and no sample sidecar gives it")
+        raise RunFolderError(f"{config_path} has no data.frame_length and no sample sidecar gives it")
     return frame_length, int(data.get("frame_hop") or frame_length)
 
 
@@ -996,7 +1015,7 @@ def evaluate_run(run_dir: str | Path, progress=None, reference: tuple[np.ndarray
     `reference` is given, and reference/train.wav.
 
     Args:
-        run_dir: a run folder (see the run folder contract).
+        run_dir: a run folder (see the run folder contract), or a samples folder in one (`locate`).
         progress: optional callable(str) told about each sample.
         reference: (audio [samples], sample_rate) to score against (e.g. from
             `load_reference`); None: reference/test.wav.
@@ -1010,13 +1029,12 @@ def evaluate_run(run_dir: str | Path, progress=None, reference: tuple[np.ndarray
         RunFolderError: no config.json, no samples, no reference, or a
             sample whose sample rate differs from the reference's.
     """
-    run_dir = Path(run_dir)
     check_run_dir(run_dir)
     if reference is None:
         test_path = reference_path(run_dir, "test")
         if test_path is None:
             raise RunFolderError(
-                f"{run_dir / 'reference'} has neither test.wav nor valid.wav; the run folder is incomplete "
+                f"{locate(run_dir)[0] / 'reference'} has neither test.wav nor valid.wav; the run folder is incomplete "
                 f"(advaudio.run writes them before training)"
             )
         reference, reference_rate = read_audio(test_path)

@@ -81,7 +81,7 @@ class CompareError(ValueError):
 
 @dataclass
 class Run:
-    """One run folder as the comparison sees it."""
+    """One run folder as the comparison sees it (`path`: the run folder, or a samples folder in it)."""
 
     path: Path
     label: str
@@ -91,6 +91,7 @@ class Run:
     fingerprint: str | None
     rows: list[dict] = field(default_factory=list)
     log: dict[str, list[float]] = field(default_factory=dict)
+    samples: str = metrics.SAMPLES  # the name of the samples folder scored (another when a samples folder is given)
 
 
 # ----------------------------------------------------------------------------- loading and checks
@@ -100,20 +101,23 @@ def load_run(path: str | Path) -> Run:
     """Reads a run folder's config.json and data.json; raises RunFolderError if it is unusable."""
     path = Path(path)
     metrics.check_run_dir(path)
-    config = json.loads((path / "config.json").read_text())
-    data_file = path / "data.json"
+    run_dir, samples = metrics.locate(path)
+    config = json.loads((run_dir / "config.json").read_text())
+    data_file = run_dir / "data.json"
     data = json.loads(data_file.read_text()) if data_file.is_file() else {}
     sample_rate = int(data.get("sample_rate") or config.get("data", {}).get("sample_rate") or 0)
     if sample_rate <= 0:
         raise metrics.RunFolderError(f"{path}: neither data.json nor config.json gives a sample rate")
+    label = f"{run_dir.parent.name}/{run_dir.name}"
     return Run(
         path=path,
-        label=f"{path.parent.name}/{path.name}",
+        label=label if samples.name == metrics.SAMPLES else f"{label}/{samples.name}",
+        samples=samples.name,
         config=config,
         data=data,
         sample_rate=sample_rate,
         fingerprint=data.get("fingerprint"),
-        log=read_log_columns(path / "log.csv"),
+        log=read_log_columns(run_dir / "log.csv"),
     )
 
 
@@ -194,11 +198,15 @@ def _experiment_config(config: dict) -> dict:
 
 
 def group_key(run: Run) -> str:
-    """The run's config.json without train.seed, as canonical JSON: equal keys mean the same experiment.
+    """The run's config.json without train.seed, and the samples folder scored, as canonical JSON: equal keys
+    mean the same experiment (samples in another folder, e.g. without the revision pass, are another group).
 
     Revision runs over finished runs (`revise.from_run`) are keyed by their source run's experiment, not its
     folder: the passes trained over the three seeds of one generator experiment form one group."""
-    return json.dumps(_experiment_config(run.config), sort_keys=True)
+    key = _experiment_config(run.config)
+    if run.samples != metrics.SAMPLES:
+        key["samples_folder"] = run.samples
+    return json.dumps(key, sort_keys=True)
 
 
 def group_runs(runs: list[Run]) -> list[Group]:
@@ -211,7 +219,8 @@ def group_runs(runs: list[Run]) -> list[Group]:
     for run in runs:
         key = group_key(run)
         if key not in by_key:
-            by_key[key] = Group(label=str(run.config.get("name") or run.path.parent.name), runs=[])
+            label = str(run.config.get("name") or metrics.locate(run.path)[0].parent.name)
+            by_key[key] = Group(label=label if run.samples == metrics.SAMPLES else f"{label} [{run.samples}]", runs=[])
         by_key[key].runs.append(run)
     groups = list(by_key.values())
     seen: dict[str, int] = {REAL_LABEL: 1}
@@ -818,7 +827,9 @@ def main(argv: list[str] | None = None) -> int:
         "loudness over time and one self-contained HTML report. Runs of the same experiment that differ "
         "only in train.seed are grouped: mean and 95%% interval over seeds.",
     )
-    parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (runs/<experiment>/<timestamp>)")
+    parser.add_argument("runs", nargs="+", metavar="RUN_DIR",
+                        help="run folders (runs/<experiment>/<timestamp>), or samples folders in them "
+                             "(RUN_DIR/samples-unrevised, written by python -m advaudio.generate RUN_DIR --out ...)")
     parser.add_argument("--out", required=True, help="folder for the table, plots and report.html")
     parser.add_argument(
         "--reference", default=metrics.DEFAULT_REFERENCE, metavar="train|valid|test|FILE",
