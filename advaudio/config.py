@@ -191,6 +191,9 @@ class Revise:
     noise_std: float = 0.05  # Gaussian noise added to real audio (normalised units)
     clicks_per_frame: float = 0.5  # expected single-sample clicks per frame added to real audio
     click_amplitude: float = 1.0  # size of a click (normalised units; the sign is random)
+    # Which epoch's pass generation uses: "val_loss" (the lowest reconstruction validation loss) or "last". With
+    # adversarial terms only epochs after D's first step count (as for the GAN's generator).
+    best_by: str = "val_loss"
 
 
 @dataclass

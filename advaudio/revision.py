@@ -30,6 +30,7 @@ NONE = "none"
 REVISION_KEYS = ("revision", "revision_params", "revision_window", "revision_hop")  # generate.* of the pass
 REVISER_BEST = "reviser-best.weights.h5"
 REVISER_LAST = "reviser-last.weights.h5"
+REVISER_BEST_BY = ("val_loss", "last")  # revise.best_by
 REVISER_INDEX = "reviser.json"
 REVISER_STATE = "reviser_state"
 REVISER_LOG = "reviser_log.csv"
@@ -164,6 +165,8 @@ def check_config(experiment: config_lib.Experiment) -> None:
             if len(adversarial) == len(revise.loss_weights):
                 problems.append(f"revise.loss_weights has only {adversarial}; add a rec/* or spec/* term (the "
                                 "validation loss that picks the best revision pass weighs those), e.g. 'rec/mse'")
+        if revise.best_by not in REVISER_BEST_BY:
+            problems.append(f"revise.best_by must be one of {REVISER_BEST_BY}, got {revise.best_by!r}")
         for key in ("epochs", "steps_per_epoch", "rollouts", "validation_windows", "prefix_frames"):
             if getattr(revise, key) < 1:
                 problems.append(f"revise.{key} must be >= 1, got {getattr(revise, key)}")
@@ -499,7 +502,8 @@ class ReviserTrainer(AdversarialSide, keras.Model):
         return stateless_seed(self.experiment.train.seed + salt, self.step_counter, per_replica)
 
     def counts_for_best(self) -> bool:
-        return True
+        """With adversarial terms, True once D has taken a step: a pass D never judged is not the experiment's."""
+        return not self.adversarial or int(self.discriminator_optimizer.iterations.numpy()) > 0
 
     @property
     def step_counter(self):
@@ -561,8 +565,16 @@ class ReviserTrainer(AdversarialSide, keras.Model):
         return logs
 
 
-def _save_reviser(run_dir: Path, reviser, epoch: int, val_loss: float) -> dict:
-    """Writes the last and (if better) best reviser weights and checkpoints/reviser.json."""
+def _save_reviser(run_dir: Path, reviser, epoch: int, val_loss: float, eligible: bool = True,
+                  best_by: str = "val_loss") -> dict:
+    """Writes the last and (if better) best reviser weights and checkpoints/reviser.json.
+
+    "Better" is the generator checkpoints' rule (`checkpoints._is_better`): an `eligible` epoch
+    (`ReviserTrainer.counts_for_best`) always beats an ineligible best and an ineligible one never beats an
+    eligible best; then the lower `val_loss`, or with `best_by="last"` the latest epoch.
+    """
+    from advaudio.checkpoints import _is_better
+
     folder = run_dir / "checkpoints"
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / ("tmp-" + REVISER_LAST)
@@ -570,9 +582,9 @@ def _save_reviser(run_dir: Path, reviser, epoch: int, val_loss: float) -> dict:
     os.replace(tmp, folder / REVISER_LAST)
     index_path = folder / REVISER_INDEX
     index = json.loads(index_path.read_text()) if index_path.is_file() else {"best": None}
-    entry = {"epoch": int(epoch), "val_loss": float(val_loss), "path": f"checkpoints/{REVISER_BEST}"}
-    best = index.get("best")
-    if best is None or not np.isfinite(best["val_loss"]) or val_loss < best["val_loss"]:
+    entry = {"epoch": int(epoch), "val_loss": float(val_loss), "path": f"checkpoints/{REVISER_BEST}",
+             "eligible": bool(eligible), "best_by": best_by}
+    if _is_better(None if best_by == "last" else float(val_loss), index.get("best"), eligible):
         shutil.copyfile(folder / REVISER_LAST, folder / ("tmp-" + REVISER_BEST))
         os.replace(folder / ("tmp-" + REVISER_BEST), folder / REVISER_BEST)
         index["best"] = entry
@@ -624,7 +636,8 @@ def train_for_run(experiment: config_lib.Experiment, strategy, prepared, run_dir
     def on_epoch_saved(epoch: int, logs: dict) -> None:
         rows.append({"epoch": epoch, **logs})
         training.write_log(log_path, rows)
-        _save_reviser(run_dir, reviser, epoch + 1, logs.get("val_loss", logs["loss"]))
+        _save_reviser(run_dir, reviser, epoch + 1, logs.get("val_loss", logs["loss"]), trainer.counts_for_best(),
+                      revise.best_by)
         state.save(epoch + 1)
 
     print(f"training the revision pass ({revision_name(experiment.generate.revision)}) on {run_dir}")

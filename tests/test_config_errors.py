@@ -148,6 +148,7 @@ CASES = [
     ("revise.noise_std", [REVISION, "revise.noise_std=-1"], "revise.noise_std"),
     ("revise.clicks_per_frame", [REVISION, "revise.clicks_per_frame=-1"], "revise.clicks_per_frame"),
     ("revise.click_amplitude", [REVISION, "revise.click_amplitude=-1"], "revise.click_amplitude"),
+    ("revise.best_by", [REVISION, "revise.best_by=lowest"], "revise.best_by must be one of"),
 ]
 CASES = [case for case in CASES if case[0] in KEYS]  # fields another change adds or removes
 

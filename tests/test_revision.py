@@ -482,7 +482,9 @@ def test_adversarial_terms_train_a_discriminator_on_revised_windows_and_reach_th
     logs = trainer.train_step((degraded, clean))  # step 0: D still off (d_start_step 1)
     assert float(logs["d/loss"]) == 0.0 and float(logs["adv/gen"]) == 0.0
     assert all(np.array_equal(a, b.numpy()) for a, b in zip(d_before, trainer.discriminator.weights))
+    assert not trainer.counts_for_best()  # a pass D never judged is not the adversarial experiment's best
     logs = trainer.train_step((degraded, clean))
+    assert trainer.counts_for_best()
     assert {"adv/gen", "adv/feat", "d/loss", "d/win", "d/acc_real", "d/acc_fake", "grad_norm/disc"} <= set(logs)
     assert float(logs["d/loss"]) > 0 and float(logs["adv/gen"]) > 0
     assert any(not np.array_equal(a, b.numpy()) for a, b in zip(d_before, trainer.discriminator.weights))
@@ -523,3 +525,27 @@ def test_the_revision_discriminator_is_saved_and_resumed(tmp_path):
     for a, b in zip(trainer.discriminator.weights, fresh.discriminator.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert int(fresh.discriminator_optimizer.iterations.numpy()) == 1
+
+
+@pytest.mark.parametrize("best_by,expected", [("val_loss", 3), ("last", 4)])
+def test_the_best_pass_is_an_eligible_epoch_by_val_loss_or_the_last(tmp_path, best_by, expected):
+    """Epoch 1 is before D's first step (not eligible), however low its loss; then by val_loss or the latest."""
+    cfg = tiny_experiment()
+    cfg.generate.revision, cfg.generate.revision_params = "bidirectional", {"units": 4}
+    reviser = randomised(revision.build_reviser(cfg))
+    saved = {}
+    for epoch, val_loss, eligible in [(1, 0.5, False), (2, 1.5, True), (3, 1.2, True), (4, 1.3, True)]:
+        randomised(reviser, seed=epoch)
+        saved[epoch] = [w.numpy().copy() for w in reviser.weights]
+        index = revision._save_reviser(tmp_path, reviser, epoch, val_loss, eligible=eligible, best_by=best_by)
+        if epoch == 1:
+            assert index["best"]["epoch"] == 1  # some pass is best while none is eligible
+    assert (index["best"]["epoch"], index["last"]["epoch"]) == (expected, 4)
+    loaded, info = revision.load_reviser(tmp_path, cfg)
+    assert info["epoch"] == expected
+    for a, b in zip(saved[expected], loaded.weights):
+        np.testing.assert_array_equal(a, b.numpy())
+    bad = tiny_experiment()
+    bad.generate.revision, bad.revise.best_by = "bidirectional", "lowest"
+    with pytest.raises(config_lib.ConfigError, match="revise.best_by must be one of"):
+        revision.check_config(bad)
