@@ -48,7 +48,7 @@ def _badness(best_by: str, value: float | None) -> float | None:
     return badness(best_by, value)
 
 
-def _is_better(val_loss: float | None, best: dict | None, eligible: bool = True, best_by: str = "val_loss") -> bool:
+def is_better(val_loss: float | None, best: dict | None, eligible: bool = True, best_by: str = "val_loss") -> bool:
     """Whether this epoch, whose `best_by` value is `val_loss`, replaces `best`.
 
     An eligible epoch always beats an ineligible best, and an ineligible one
@@ -112,7 +112,7 @@ def save_generator_checkpoint(run_dir, generator, epoch: int, step: int, val_los
     best = index.get("best")
     if best is not None and best.get("best_by", "val_loss") != best_by:
         best = None  # a resumed run that changed train.best_by: judge from now on by the new choice
-    if _is_better(chosen, best, eligible, best_by):
+    if is_better(chosen, best, eligible, best_by):
         tmp_best = folder / ("tmp-" + BEST_FILE)
         shutil.copyfile(folder / name, tmp_best)
         os.replace(tmp_best, folder / BEST_FILE)

@@ -569,11 +569,11 @@ def _save_reviser(run_dir: Path, reviser, epoch: int, val_loss: float, eligible:
                   best_by: str = "val_loss") -> dict:
     """Writes the last and (if better) best reviser weights and checkpoints/reviser.json.
 
-    "Better" is the generator checkpoints' rule (`checkpoints._is_better`): an `eligible` epoch
+    "Better" is the generator checkpoints' rule (`checkpoints.is_better`): an `eligible` epoch
     (`ReviserTrainer.counts_for_best`) always beats an ineligible best and an ineligible one never beats an
     eligible best; then the lower `val_loss`, or with `best_by="last"` the latest epoch.
     """
-    from advaudio.checkpoints import _is_better
+    from advaudio.checkpoints import is_better
 
     folder = run_dir / "checkpoints"
     folder.mkdir(parents=True, exist_ok=True)
@@ -584,7 +584,7 @@ def _save_reviser(run_dir: Path, reviser, epoch: int, val_loss: float, eligible:
     index = json.loads(index_path.read_text()) if index_path.is_file() else {"best": None}
     entry = {"epoch": int(epoch), "val_loss": float(val_loss), "path": f"checkpoints/{REVISER_BEST}",
              "eligible": bool(eligible), "best_by": best_by}
-    if _is_better(None if best_by == "last" else float(val_loss), index.get("best"), eligible):
+    if is_better(None if best_by == "last" else float(val_loss), index.get("best"), eligible):
         shutil.copyfile(folder / REVISER_LAST, folder / ("tmp-" + REVISER_BEST))
         os.replace(folder / ("tmp-" + REVISER_BEST), folder / REVISER_BEST)
         index["best"] = entry
