@@ -72,11 +72,12 @@ def main(argv=None) -> int:
     print(f"frames {cfg.data.frame_length}, sequence {cfg.data.sequence_length}, batch {cfg.data.batch_size}, "
           f"{cfg.model.layers} {cfg.model.cell.upper()} layers of {cfg.model.units}; median of {args.rounds} rounds")
     base_train, base_gen = statistics.median(train["plain"]), statistics.median(generation["plain"])
-    print(f"{'row':<10} {'ms/step':>9} {'x plain':>8} {'x real time':>12} {'x plain':>8}")
+    print(f"{'':<10} {'training step':>18} {f'generation, {args.seconds:g} s at batch 1':>34}")
+    print(f"{'row':<10} {'ms':>9} {'x plain':>8} {'x real time':>12} {'time x plain':>13}")
     for name in ROWS:
         step_s, gen_s = statistics.median(train[name]), statistics.median(generation[name])
         print(f"{name:<10} {1000 * step_s:9.1f} {step_s / base_train:8.2f} {args.seconds / gen_s:12.1f} "
-              f"{gen_s / base_gen:8.2f}")
+              f"{gen_s / base_gen:13.2f}")
     spread = max(max(v) / min(v) for v in [*train.values(), *generation.values()])
     print(f"largest max/min over rounds in any row: {spread:.2f} (the machine's noise)")
     return 0
