@@ -14,9 +14,11 @@ the GRU state). The cost: the model is the MSE baseline's with the encoder in
 front (benchmarks/encoders.py prints the training-step and generation cost
 against the plain model), and generation cannot use the folded rollout. The
 STFT (256-point, hop 128) covers samples 0..3967 of each 4000-sample frame:
-the last 32 samples reach the GRU only through the next frame. Not measured
-yet (README "Ideas from 2016"); compare with `python -m advaudio.compare`
-against an experiments/mse_baseline.py run.
+the last 32 samples reach the GRU only through the next frame. Measured over
+3 seeds against experiments/mse_baseline.py (README "Ideas from 2016"): nearer
+the data on every distribution metric (KID 11.3 against 41.1), still muffled,
+and twice the baseline's validation MSE (0.39-0.41 against 0.21): the features
+are a bottleneck for the waveform, not for the spectrum.
 
 Run: python -m advaudio.run experiments/stft_encoder.py
 Smoke: python -m advaudio.run experiments/stft_encoder.py --smoke
