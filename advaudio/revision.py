@@ -503,7 +503,7 @@ class ReviserTrainer(AdversarialSide, keras.Model):
 
     def counts_for_best(self) -> bool:
         """With adversarial terms, True once D has taken a step: a pass D never judged is not the experiment's."""
-        return not self.adversarial or int(self.discriminator_optimizer.iterations.numpy()) > 0
+        return not self.adversarial or self.discriminator_has_trained()
 
     @property
     def step_counter(self):

@@ -106,7 +106,7 @@ class Rollout:
         self._fold = tf.function(self._fold_fn)
         self._folded = None  # (fingerprint of the weights, folded weights)
         self._probes = None  # fixed random vectors of the fingerprint
-        self._loops: dict[tuple, Callable] = {}
+        self._functions: dict[tuple, Callable] = {}  # (name, jit) -> tf.function
 
     @property
     def generator(self):
@@ -287,11 +287,11 @@ class Rollout:
         return self._function(name, fn, False)(*args)
 
     def _function(self, name: str, fn: Callable, jit: bool):
-        if (name, jit) not in self._loops:
+        if (name, jit) not in self._functions:
             if name == "folded":
                 fn = functools.partial(fn, paired=jit)
-            self._loops[name, jit] = tf.function(fn, jit_compile=jit, reduce_retracing=False)
-        return self._loops[name, jit]
+            self._functions[name, jit] = tf.function(fn, jit_compile=jit, reduce_retracing=False)
+        return self._functions[name, jit]
 
     def warm_up(self, seed_frames, seed: int = 0, fingerprint: bool = False):
         """Runs the model over the seed; returns the carry for `run`, and with `fingerprint`

@@ -281,6 +281,10 @@ class AdversarialSide:
     def discriminator_active(self):
         return self.step_counter >= self.experiment.objective.adversarial.d_start_step
 
+    def discriminator_has_trained(self) -> bool:
+        """Whether D has taken a step (eager): before it, the trained network is not the adversarial one."""
+        return int(self.discriminator_optimizer.iterations.numpy()) > 0
+
     def select_examples(self, real, fake):
         """The same `d_examples` random examples of real and fake (all when d_examples is None)."""
         count = self.experiment.objective.adversarial.d_examples

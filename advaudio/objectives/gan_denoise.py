@@ -107,7 +107,7 @@ class GanDenoiseTrainer(AdversarialSide, FrameTrainer):
 
     def counts_for_best(self) -> bool:
         """True once D has taken a step: the warm-up generator is not the GAN's."""
-        return int(self.discriminator_optimizer.iterations.numpy()) > 0
+        return self.discriminator_has_trained()
 
 
     def train_step(self, data):
