@@ -312,6 +312,11 @@ class Rollout:
 
         `folded`: the output of `fold()` to run the folded loop (needs `foldable`), or None.
         """
+        frames, carry = self.run_tensor(carry, steps, folded)
+        return frames.numpy(), carry
+
+    def run_tensor(self, carry, steps: int, folded=None):
+        """`run`, the frames left as a `tf.Tensor` (no copy out of TensorFlow)."""
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
         if folded is not None and not self.foldable:
@@ -326,7 +331,7 @@ class Rollout:
         else:
             out = self._compiled("loop", self._loop_fn, *args)
         frames, pred, states, num, den, step = out
-        return frames.numpy(), (pred, states, num, den, step, noise_seed)
+        return frames, (pred, states, num, den, step, noise_seed)
 
 
 _ROLLOUTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -360,6 +365,16 @@ def rollout_frames(generator, seed_frames, num_frames: int, frame_hop: int, feed
         `[batch, num_frames, frame_length]` float32; frame 0 is the model's
         prediction of the frame that follows the seed.
     """
+    return rollout_frame_tensor(generator, seed_frames, num_frames, frame_hop, feedback, window, dither, seed,
+                                jit_compile, chunk_frames, progress, fold, temperature).numpy()
+
+
+def rollout_frame_tensor(generator, seed_frames, num_frames: int, frame_hop: int, feedback: str = "stitched",
+                         window: str = "hann", dither: float = 0.0, seed: int = 0, jit_compile: bool = True,
+                         chunk_frames: int | None = None, progress: Callable[[int], None] | None = None,
+                         fold: bool | None = None, temperature: float = 1.0) -> tf.Tensor:
+    """`rollout_frames` as a `tf.Tensor` `[batch, num_frames, frame_length]`: `generate` stitches it in
+    TensorFlow without the two copies of every frame (out to NumPy and back) that the array would cost."""
     roll = get_rollout(generator, frame_hop, feedback, window, dither, jit_compile, temperature)
     if fold is None:
         fold = roll.foldable and num_frames >= FOLD_MIN_FRAMES_PER_UNIT * generator.units
@@ -372,12 +387,12 @@ def rollout_frames(generator, seed_frames, num_frames: int, frame_hop: int, feed
     pieces, done = [], 0
     while done < num_frames:
         # A fixed chunk size keeps one compiled loop; the last chunk's surplus is dropped.
-        frames, carry = roll.run(carry, chunk, folded)
-        pieces.append(frames[:, : num_frames - done])
+        frames, carry = roll.run_tensor(carry, chunk, folded)
+        pieces.append(frames if num_frames - done >= chunk else frames[:, : num_frames - done])
         done += pieces[-1].shape[1]
         if progress is not None:
             progress(done)
-    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=1)
+    return pieces[0] if len(pieces) == 1 else tf.concat(pieces, axis=1)
 
 
 def generate(generator, seed_frames, num_samples: int | None = None, num_frames: int | None = None,
@@ -421,7 +436,7 @@ def generate(generator, seed_frames, num_samples: int | None = None, num_frames:
         num_frames = frames_needed(method, num_samples, frame_length, hop, crossfade_length)
     else:
         num_samples = stitched_length(method, num_frames, frame_length, hop, crossfade_length)
-    frames = rollout_frames(
+    frames = rollout_frame_tensor(
         generator, seed_frames, num_frames, hop, feedback=feedback, window=window, dither=dither, seed=seed,
         jit_compile=jit_compile, chunk_frames=chunk_frames, temperature=temperature,
         progress=None if progress is None else (lambda done: progress(done, num_frames)),
@@ -429,7 +444,7 @@ def generate(generator, seed_frames, num_samples: int | None = None, num_frames:
     if revision is not None:
         from advaudio.revision import revise_frames  # lazy: revision imports this module
 
-        frames = revise_frames(revision, frames, revision_window, revision_hop)
+        frames = revise_frames(revision, frames.numpy(), revision_window, revision_hop)
     audio = stitch(frames, method, hop, window=window, crossfade_length=crossfade_length).numpy()
     return np.asarray(audio[:, :num_samples], dtype=np.float32)
 

@@ -30,7 +30,10 @@ sys.path.insert(0, PACKAGE_ROOT)
 import numpy as np  # noqa: E402
 
 from advaudio import config as config_lib  # noqa: E402
-from advaudio.synthesis import generate, get_rollout  # noqa: E402
+try:
+    from advaudio.synthesis import generate, get_rollout  # noqa: E402
+except ModuleNotFoundError:  # trees before e653864 (--compare-rev) called it advaudio.generation
+    from advaudio.generation import generate, get_rollout  # noqa: E402
 from advaudio.models import build_generator  # noqa: E402
 from training import cpu_description  # noqa: E402  (benchmarks/training.py)
 
