@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from advaudio import config as config_lib
+from advaudio.optimizers import FusedAdam
 from advaudio.objectives.adversarial_side import ADVERSARIAL_TERMS, AdversarialSide, adversarial_section_problems
 from advaudio.registry import Registry
 from advaudio.stitching import stitched_length, synthesis_window
@@ -479,7 +480,7 @@ class ReviserTrainer(AdversarialSide, keras.Model):
         if self.adversarial:
             self.build_adversarial_side(experiment)
         train = experiment.train
-        self.reviser_optimizer = keras.optimizers.Adam(
+        self.reviser_optimizer = FusedAdam(
             learning_rate=experiment.revise.learning_rate, beta_1=train.beta_1, beta_2=train.beta_2
         )
         self.reviser_optimizer.build(self.reviser.trainable_variables)

@@ -10,7 +10,8 @@ rounds, as wall-clock and as process CPU time):
     (`keras.Sequential` of `keras.layers.GRU` and `Dense`), and advaudio's
     training loop (FrameTrainer + training.Loop, MSE) on the default
     mse_baseline model: ms/step, audio samples/s, GFLOP/s and the share of the
-    ceiling, and the speed ratio (goal >= 1.8x; share goal >= 60%);
+    ceiling, and the speed ratio (goal >= 1.8x; share goal >= 60%); and the
+    same loop with `keras.optimizers.Adam` in place of its FusedAdam;
   - the recurrence variants behind that choice (one forward, backward and
     Adam step each): Keras' layers, the fused input projection with the
     hand-written backward loop (the default), with TensorFlow's autodiff of
@@ -48,6 +49,7 @@ from advaudio import models, training  # noqa: E402
 from advaudio.models import build_generator  # noqa: E402
 from advaudio.objectives import build_trainer  # noqa: E402
 from advaudio.objectives.base import free_run  # noqa: E402
+from advaudio.optimizers import FusedAdam  # noqa: E402
 
 GOALS = {"fit": 1.8, "share": 0.60, "free_run": 1.5}
 
@@ -149,9 +151,15 @@ def keras_fit_row(cfg, steps: int):
     return lambda: model.fit(batches(cfg), steps_per_epoch=steps, epochs=1, verbose=0)
 
 
-def advaudio_row(cfg, steps: int):
+def advaudio_row(cfg, steps: int, keras_adam: bool = False):
+    """advaudio's training loop; `keras_adam`: with `keras.optimizers.Adam` in place of the trainer's
+    `FusedAdam` (the same arithmetic, five element-wise ops per weight instead of one fused kernel)."""
     keras.utils.set_random_seed(0)
     trainer = build_trainer(cfg, build_generator(cfg.model, cfg.data))
+    if keras_adam:
+        trainer.generator_optimizer = keras.optimizers.Adam(
+            learning_rate=cfg.train.learning_rate, beta_1=cfg.train.beta_1, beta_2=cfg.train.beta_2)
+        trainer.generator_optimizer.build(trainer.generator.trainable_variables)
     loop = training.Loop(trainer, tf.distribute.get_strategy())
     loop.fit(lambda e: batches(cfg), None, epochs=1, steps_per_epoch=3, verbose=0)  # trace + warm up
     return lambda: loop.fit(lambda e: batches(cfg), None, epochs=1, steps_per_epoch=steps, verbose=0)
@@ -208,7 +216,7 @@ def variant_row(cfg, variant: str):
 VARIANTS = ("Keras layers", "fused, hand BPTT (default)", "fused, autodiff loop", "fused, tf.scan", "fused, XLA loops")
 
 
-def free_run_row(cfg, recurrence: str, fold, from_features: bool):
+def free_run_row(cfg, recurrence: str, fold, from_features: bool, fused_adam: bool = False):
     """experiments/gan_free_running.py's generator unroll: prefix, free run, MSE on the rollout; one Adam step.
 
     from_features: the rollout starts from the prefix's last head input, as the trainer's
@@ -217,7 +225,7 @@ def free_run_row(cfg, recurrence: str, fold, from_features: bool):
     keras.utils.set_random_seed(0)
     model = build_generator(cfg.model, cfg.data)
     model.recurrence = recurrence
-    optimizer = keras.optimizers.Adam()
+    optimizer = FusedAdam() if fused_adam else keras.optimizers.Adam()
     optimizer.build(model.trainable_variables)
     prefix, steps = cfg.objective.free_run_prefix, cfg.objective.free_run_steps
     x = tf.constant(np.random.default_rng(0).standard_normal(
@@ -241,11 +249,12 @@ def free_run_row(cfg, recurrence: str, fold, from_features: bool):
     return lambda: step().numpy()
 
 
-FREE_RUN_ROWS = {  # name: (recurrence, fold, from_features)
-    "today: Keras layers, step-by-step feedback": ("keras", False, False),
-    "fused, step-by-step feedback": ("fused", False, True),
-    "fused, folded, from the prefix's prediction": ("fused", None, False),
-    "fused, folded, from the prefix's head input (default)": ("fused", None, True),
+FREE_RUN_ROWS = {  # name: (recurrence, fold, from_features, fused_adam)
+    "today: Keras layers, step-by-step feedback": ("keras", False, False, False),
+    "fused, step-by-step feedback": ("fused", False, True, False),
+    "fused, folded, from the prefix's prediction": ("fused", None, False, False),
+    "fused, folded, from the prefix's head input": ("fused", None, True, False),
+    "the same + FusedAdam (default: the trainer's path)": ("fused", None, True, True),
 }
 
 
@@ -286,6 +295,7 @@ def main(argv=None) -> dict:
     if "fit" in args.rows:
         rows["plain Keras Model.fit"] = (keras_fit_row(cfg, args.steps), args.steps)
         rows["advaudio training loop"] = (advaudio_row(cfg, args.steps), args.steps)
+        rows["advaudio training loop, Keras' Adam"] = (advaudio_row(cfg, args.steps, keras_adam=True), args.steps)
     if "variants" in args.rows:
         for variant in VARIANTS:
             rows[f"variant: {variant}"] = (variant_row(cfg, variant), 1)
@@ -293,8 +303,8 @@ def main(argv=None) -> dict:
     if "free_run" in args.rows:
         for steps in free_run_steps:
             run_cfg = C.apply_overrides(copy.deepcopy(free_cfg), [f"objective.free_run_steps={steps}"])
-            for name, (recurrence, fold, from_features) in FREE_RUN_ROWS.items():
-                rows[f"free run {steps}: {name}"] = (free_run_row(run_cfg, recurrence, fold, from_features), 1)
+            for name, row in FREE_RUN_ROWS.items():
+                rows[f"free run {steps}: {name}"] = (free_run_row(run_cfg, *row), 1)
     for _ in range(args.rounds):
         for name, (fn, calls) in rows.items():
             timer.time(name, fn, calls)
@@ -329,6 +339,12 @@ def main(argv=None) -> dict:
         print(f"advaudio speed / plain Keras Model.fit speed: {ratio:.2f}x wall, {ratio_cpu:.2f}x CPU time "
               f"(goal >= {GOALS['fit']}x); share of the ceiling {share:.1%} fastest rounds, {share_cpu:.1%} CPU time "
               f"(goal >= {GOALS['share']:.0%})")
+        name = "advaudio training loop, Keras' Adam"
+        show(name)
+        gain = timer.median(name) / timer.median("advaudio training loop")
+        print(f"{'':58s} FusedAdam's gain: the loop is {gain:.2f}x as fast as with Keras' Adam (wall), "
+              f"{timer.median(name, True) / timer.median('advaudio training loop', True):.2f}x (CPU time)")
+        results["fused_adam_gain"] = gain
     if "variants" in args.rows:
         print("\nrecurrence variants (forward + backward + Adam step of the default model):")
         base = "variant: Keras layers"

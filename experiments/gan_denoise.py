@@ -19,6 +19,13 @@ Hypothesis: each part answers a failure measured on the default data (README,
   noise at 0-20 dB SNR, and pure noise matched in loudness) learns "noise
   versus real audio" -- what the 2016 author asked for -- and its adversarial
   and feature-matching terms push the generator away from noisy output;
+- with noise on the input frame only (now experiments/gan_input_noise.py), one
+  seed of three froze into a repeated frame (frame repetition 0.99) and the
+  hiss averaged 6.0x the data's flatness: StyleGAN's noise inputs
+  (model.layer_noise) add fresh noise to every GRU layer's output, each unit
+  scaled by a learned weight that starts at zero, so the upper layers cannot
+  average one input noise away; over 3 seeds no seed froze (at most 0.67),
+  flatness averaged 3.4x, and MR-STFT, LSD, KID and FD-inf were better;
 - concatenated frames click at every seam: frames of 4000 samples overlap by
   half (data.frame_hop = 2000) and generation stitches them by windowed
   overlap-add (generate.stitch "auto"), so every sample is the sum of two
@@ -32,7 +39,8 @@ noise input is being ignored).
 
 Run: python -m advaudio.run experiments/gan_denoise.py
 Smoke: python -m advaudio.run experiments/gan_denoise.py --smoke
-Its parts on their own: experiments/gan_teacher_forced.py (no noise, teacher
+Its parts on their own: experiments/gan_input_noise.py (no per-layer noise),
+experiments/gan_teacher_forced.py (no noise, teacher
 forcing, MR-STFT terms), experiments/gan_free_running.py (no noise, MR-STFT
 terms), experiments/spectral_energy.py --set objective.regime=free_running (no D).
 """
@@ -40,6 +48,7 @@ from advaudio.config import Adversarial, Data, Experiment, Model, Objective, Tra
 
 FRAME_HOP = 2000  # half of the default frame of 4000 samples: 50% overlap, stitched by overlap-add
 NOISE_DIM = 16  # standard-normal values per frame concatenated to the generator's input
+LAYER_NOISE = True  # plus standard-normal noise on every layer's output, times a learned per-unit scale
 # The spectral energy distance on the rollout plus both adversarial terms.
 LOSS_WEIGHTS = {"spec/energy": 1.0, "adv/gen": 1.0, "adv/feat": 2.0}
 # The energy's spectrograms judge a random 1 s run of 4 of the 8 rollout frames per sequence each step
@@ -58,7 +67,7 @@ def get_config() -> Experiment:
     return Experiment(
         name="gan_denoise",
         data=Data(frame_hop=FRAME_HOP),
-        model=Model(noise_dim=NOISE_DIM),
+        model=Model(noise_dim=NOISE_DIM, layer_noise=LAYER_NOISE),
         train=Train(best_by="gen/composite"),  # best checkpoint by the per-epoch generation check, not val_loss
         objective=Objective(
             name="gan_denoise",

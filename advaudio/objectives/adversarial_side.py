@@ -7,12 +7,12 @@ revision pass (advaudio/revision.py, `revise.loss_weights` with adv/* terms). D 
 """
 from __future__ import annotations
 
-import keras
 import tensorflow as tf
 
 from advaudio import adversarial
 from advaudio import config as config_lib
 from advaudio.discriminators import build_discriminator
+from advaudio.optimizers import FusedAdam
 from advaudio.objectives.base import reduce_and_clip, replicas_in_sync
 from advaudio.stitching import resolve_method, stitch, stitched_length
 
@@ -111,7 +111,7 @@ class AdversarialSide:
         self.adversarial_loss = adversarial.get(adv.loss)
         self.input_length = discriminator_input_length(experiment)
         self.discriminator = build_discriminator(adv.discriminator, self.input_length, **adv.discriminator_params)
-        self.discriminator_optimizer = keras.optimizers.Adam(
+        self.discriminator_optimizer = FusedAdam(
             learning_rate=adv.d_learning_rate, beta_1=adv.d_beta_1, beta_2=adv.d_beta_2
         )
         self.discriminator_optimizer.build(self.discriminator.trainable_variables)

@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 from advaudio import config as config_lib
+from advaudio.optimizers import FusedAdam
 from advaudio.losses import ENERGY_TERM, LOSS_TERMS, check_energy_config
 from advaudio.stitching import stitch
 
@@ -450,7 +451,7 @@ class FrameTrainer(keras.Model):
             names=[n for n in experiment.objective.loss_weights if n not in self.adversarial_terms],
         )
         train = experiment.train
-        self.generator_optimizer = keras.optimizers.Adam(
+        self.generator_optimizer = FusedAdam(
             learning_rate=train.learning_rate, beta_1=train.beta_1, beta_2=train.beta_2
         )
         self.generator_optimizer.build(self.generator.trainable_variables)
