@@ -15,8 +15,9 @@ flatness ratio nearer 1, with rec/mse worse (two samples of a distribution do no
 sit on its mean). The log shows the two parts (energy/attractive, energy/repulsive):
 a repulsive part falling to 0 means the noise is being ignored. Measured (README,
 "Measured on the default data"; 3 seeds, free running, 3 x 300 steps): no seed
-froze into one frame (the most repetitive read 0.73), but every seed is a hiss 11.7-13.5x flatter than the data, which the
-flagship's discriminator (experiments/gan_denoise.py) brings down.
+froze into one frame (the most repetitive read 0.73), but every seed is a hiss
+11.7-13.5x flatter than the data, which the flagship's discriminator
+(experiments/gan_denoise.py) brings down.
 
 Run: python -m advaudio.run experiments/spectral_energy.py
 Smoke: python -m advaudio.run experiments/spectral_energy.py --smoke
