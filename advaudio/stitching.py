@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from advaudio.registry import STITCHERS
 
-WINDOWS = ("hann", "rectangular")  # synthesis windows (generate.window)
+WINDOWS = ("hann", "rectangular", "sine")  # synthesis windows (generate.window)
 # The crossfade when generate.crossfade_length is None, capped at what the frames allow
 # (`max_crossfade_length`): 256 samples = 16 ms at 16 kHz.
 DEFAULT_CROSSFADE_LENGTH = 256
@@ -21,14 +21,36 @@ def synthesis_window(name: str, frame_length: int) -> np.ndarray:
 
     "hann" is sin^2 sampled at half-sample offsets, so no sample gets zero
     weight and the normalised overlap-add below is defined at the edges;
-    "rectangular" is all ones.
+    "rectangular" is all ones; "sine" is sin (the square root of "hann"),
+    whose squares sum to one at 50% overlap (Princen-Bradley), for the
+    equal-power overlap-add (`window_power`).
     """
     if name == "rectangular":
         return np.ones(frame_length, dtype=np.float32)
+    n = np.arange(frame_length) + 0.5
     if name == "hann":
-        n = np.arange(frame_length) + 0.5
         return (np.sin(np.pi * n / frame_length) ** 2).astype(np.float32)
+    if name == "sine":
+        return np.sin(np.pi * n / frame_length).astype(np.float32)
     raise ValueError(f"generate.window must be one of {WINDOWS}, got {name!r}")
+
+
+def window_power(name: str) -> int:
+    """How overlap-add with window `name` normalises: 1 = by sum(w), 2 = by sqrt(sum(w^2)).
+
+    By sum(w) ("hann", "rectangular"), each output sample is a weighted
+    average of the frames that cover it: right when overlapping frames agree
+    (real audio), but where they are uncorrelated -- a generator's frames,
+    whose overlapping halves are drawn independently -- the power dips by up
+    to 3 dB halfway between frame centres, an amplitude pulse at the frame
+    hop (heard as a tremolo; it also reads as onsets). By sqrt(sum(w^2))
+    ("sine"), the power of uncorrelated frames stays constant across the
+    overlap, as in an equal-power crossfade; frames that agree come out up
+    to 3 dB louder there instead.
+    """
+    if name not in WINDOWS:
+        raise ValueError(f"generate.window must be one of {WINDOWS}, got {name!r}")
+    return 2 if name == "sine" else 1
 
 
 def max_crossfade_length(frame_length: int, frame_hop: int) -> int:
@@ -128,12 +150,14 @@ def concat(frames, frame_hop: int, **_):
 
 @STITCHERS.register("overlap_add")
 def overlap_add(frames, frame_hop: int, window: str = "hann", **_):
-    """Windowed overlap-add normalised by the summed window (COLA by construction).
+    """Windowed overlap-add, normalised by the summed window (COLA by construction).
 
-    y[t] = sum_k w[t - k*hop] * frame_k[t - k*hop] / sum_k w[t - k*hop]
+    y[t] = sum_k w[t - k*hop] * frame_k[t - k*hop] / (sum_k w[t - k*hop]^p)^(1/p)
 
-    A constant input comes out constant everywhere, edges included, because
-    each output sample is a weighted average of the frames that cover it.
+    with p = `window_power(window)`: 1 for "hann" and "rectangular" (a
+    constant input comes out constant everywhere, edges included: each output
+    sample is a weighted average of the frames that cover it), 2 for "sine"
+    (uncorrelated frames keep a constant power everywhere).
 
     Args:
         frames: `[batch, num_frames, frame_length]`.
@@ -143,11 +167,12 @@ def overlap_add(frames, frame_hop: int, window: str = "hann", **_):
     frame_length = frames.shape[-1]
     if frame_hop > frame_length:
         raise ValueError(f"overlap_add needs frame_hop <= frame_length, got {frame_hop} > {frame_length}")
-    w = tf.constant(synthesis_window(window, frame_length), dtype=frames.dtype)
-    summed = tf.signal.overlap_and_add(frames * w, frame_hop)
-    ones = tf.ones_like(frames[:1, :, :1]) * w  # [1, num_frames, frame_length]
+    w = synthesis_window(window, frame_length)
+    power = window_power(window)
+    summed = tf.signal.overlap_and_add(frames * tf.constant(w, dtype=frames.dtype), frame_hop)
+    ones = tf.ones_like(frames[:1, :, :1]) * tf.constant(w**power, dtype=frames.dtype)  # [1, num_frames, frame_length]
     norm = tf.signal.overlap_and_add(ones, frame_hop)
-    return summed / norm
+    return summed / (norm if power == 1 else tf.sqrt(norm))
 
 
 @STITCHERS.register("crossfade")

@@ -19,7 +19,7 @@ import soundfile as sf
 import tensorflow as tf
 
 from advaudio import config as config_lib
-from advaudio.stitching import frames_needed, resolve_method, stitch, stitched_length, synthesis_window
+from advaudio.stitching import frames_needed, resolve_method, stitch, stitched_length, synthesis_window, window_power
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,9 @@ class Rollout:
         self.noise_width = int(getattr(generator, "noise_width", 0))
         self.jit_compile = jit_compile
         self._window = tf.constant(synthesis_window(window, self.frame_length))
+        # The overlap-add's normaliser sums w^power (stitching.window_power); fed = num / den^(1/power).
+        self._power = window_power(window)
+        self._norm_window = self._window if self._power == 1 else tf.square(self._window)
         self._seed_noise = tf.function(self._draw_seed_noise)
         self._noise = tf.function(self._draw_noise)
         self._fold = tf.function(self._fold_fn)
@@ -139,7 +142,7 @@ class Rollout:
         if self.overlapping:
             w = self._window
             num = tf.signal.overlap_and_add(seed_frames * w, self.frame_hop)
-            den = tf.signal.overlap_and_add(tf.ones_like(seed_frames[:1]) * w, self.frame_hop)[0]
+            den = tf.signal.overlap_and_add(tf.ones_like(seed_frames[:1]) * self._norm_window, self.frame_hop)[0]
             start = tf.shape(seed_frames)[1] * self.frame_hop  # where the first predicted frame begins
             tail = self.frame_length - self.frame_hop
             num = tf.pad(num[:, start : start + tail], [[0, 0], [0, self.frame_hop]])
@@ -159,8 +162,8 @@ class Rollout:
         if self.overlapping:
             w = self._window
             num = num + w * pred
-            den = den + w
-            fed = num / den
+            den = den + self._norm_window
+            fed = num / (den if self._power == 1 else tf.sqrt(den))
             num = tf.pad(num[:, self.frame_hop :], [[0, 0], [0, self.frame_hop]])
             den = tf.pad(den[self.frame_hop :], [[0, self.frame_hop]])
         if noise is not None:

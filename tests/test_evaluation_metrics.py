@@ -247,6 +247,39 @@ def test_frame_repetition_of_a_frozen_loop_and_of_noise():
     assert metrics.frame_repetition(SILENCE, 400, 400) is None
 
 
+def test_hop_pulse_reads_a_tremolo_at_the_hop_and_not_steady_noise():
+    hop = 2000
+    steady = noise(30.0, seed=12)
+    assert metrics.hop_pulse(steady, hop) < 0.3
+    gain = np.ones(hop)
+    gain[hop // 2 :] = 0.5  # the second half of every hop 6 dB quieter
+    pulsed = steady * np.tile(gain, steady.size // hop)
+    assert metrics.hop_pulse(pulsed, hop) == pytest.approx(20 * np.log10(2), abs=0.3)
+    # where the first hop starts only rotates the folded profile
+    assert metrics.hop_pulse(pulsed[700:], hop) == pytest.approx(metrics.hop_pulse(pulsed, hop), abs=0.3)
+    # a tremolo of the same depth at a period unrelated to the hop averages out
+    other = steady * (0.75 + 0.25 * np.sign(np.sin(2 * np.pi * np.arange(steady.size) / 2741.3)))
+    assert metrics.hop_pulse(other, hop) < 0.5
+    assert metrics.hop_pulse(steady[: hop + 10], hop) is None
+    assert metrics.hop_pulse(SILENCE, 400) is None
+
+
+def test_hop_pulse_hears_overlap_added_uncorrelated_frames_and_the_equal_power_window_removes_it():
+    """Frames of independent noise (a generator's overlapping halves drawn independently), stitched."""
+    from advaudio.stitching import stitch
+
+    frame_length, hop = 4000, 2000
+    frames = np.random.default_rng(13).standard_normal((1, 240, frame_length)).astype(np.float32)
+    hann = stitch(frames, "overlap_add", hop, window="hann").numpy()[0, frame_length:-frame_length]
+    sine_window = stitch(frames, "overlap_add", hop, window="sine").numpy()[0, frame_length:-frame_length]
+    assert metrics.hop_pulse(hann, hop) == pytest.approx(10 * np.log10(2), abs=0.4)  # 3 dB halfway between centres
+    assert metrics.hop_pulse(sine_window, hop) < 0.4
+    # frames that share an envelope pulse whatever the window
+    envelope = np.interp(np.arange(frame_length), [0, 1000, 2000, 3000, 3999], [1, 1, 0.3, 1, 1]).astype(np.float32)
+    shaped = stitch(frames * envelope, "overlap_add", hop, window="sine").numpy()[0, frame_length:-frame_length]
+    assert metrics.hop_pulse(shaped, hop) > 3.0
+
+
 # ---------------------------------------------------------------- evaluate_audio / evaluate_run
 
 

@@ -9,6 +9,7 @@ from advaudio.registry import STITCHERS
 from advaudio.stitching import (
     crossfade,
     frames_needed,
+    overlap_add,
     resolve_method,
     stitch,
     stitched_length,
@@ -153,6 +154,7 @@ def test_auto_and_unknown_methods():
 
 def test_window_is_positive_and_rejects_unknown():
     assert np.all(synthesis_window("hann", 7) > 0)
+    assert np.all(synthesis_window("sine", 7) > 0)
     with pytest.raises(ValueError, match="hann"):
         synthesis_window("hamming", 8)
 
@@ -168,3 +170,22 @@ def test_stitch_in_a_compiled_loss_with_unknown_batch(method):
 
     frames = np.random.default_rng(2).normal(size=(2, 3, 8)).astype(np.float32)
     np.testing.assert_allclose(stitched(frames).numpy(), stitch(frames, method, 4, crossfade_length=2).numpy(), rtol=1e-6)
+
+
+def test_sine_window_overlap_add_keeps_the_power_of_uncorrelated_frames():
+    """Equal power: y = sum(w f) / sqrt(sum(w^2)); the amplitude-normalised Hann dips 3 dB between frame centres."""
+    frame_length, hop = 64, 32
+    frames = np.random.default_rng(5).standard_normal((2000, 30, frame_length)).astype(np.float32)
+    inner = slice(frame_length, -frame_length)
+    for window, dip_db in (("sine", 0.0), ("hann", 10 * np.log10(2))):
+        power = np.mean(overlap_add(frames, hop, window=window).numpy()[:, inner] ** 2, axis=0).reshape(-1, hop)
+        profile = 10 * np.log10(power.mean(axis=0))  # by position within the hop, over 2000 x 26 hops
+        assert profile.max() - profile.min() == pytest.approx(dip_db, abs=0.25), window
+        assert profile.max() == pytest.approx(0.0, abs=0.2)  # frame centres keep unit power
+    # sum(w^2) = 1 inside at 50% overlap (Princen-Bradley), so there the output is the plain windowed sum
+    w = synthesis_window("sine", frame_length)
+    np.testing.assert_allclose(w[:hop] ** 2 + w[hop:] ** 2, 1.0, atol=1e-6)
+    one = frames[:1, :3]
+    y = overlap_add(one, hop, window="sine").numpy()[0]
+    np.testing.assert_allclose(y[hop:2 * hop], w[hop:] * one[0, 0, hop:] + w[:hop] * one[0, 1, :hop], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y[:hop], one[0, 0, :hop], rtol=1e-5)  # one frame alone comes out as it is

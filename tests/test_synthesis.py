@@ -25,7 +25,7 @@ from advaudio.synthesis import (
     write_audio,
 )
 from advaudio.models import FrameGRU
-from advaudio.stitching import synthesis_window
+from advaudio.stitching import synthesis_window, window_power
 
 F = 16  # frame length of the tiny models
 SETTINGS = settings(max_examples=30, deadline=None)
@@ -54,12 +54,13 @@ def keras_reference(model, seed_frames, num_frames, frame_hop=F, feedback="raw",
     preds, states = model.call_with_states(seed_frames, model.initial_states(seed_frames.shape[0]))
     pred = preds[:, -1].numpy()
     w = synthesis_window(window, F)
+    power = window_power(window)  # the normaliser sums w ** power
     # Overlap-add sums over the next frame's span, started from the seed frames.
     num = np.zeros((seed_frames.shape[0], F + seed_frames.shape[1] * frame_hop), np.float32)
     den = np.zeros(F + seed_frames.shape[1] * frame_hop, np.float32)
     for k in range(seed_frames.shape[1]):
         num[:, k * frame_hop : k * frame_hop + F] += w * seed_frames[:, k]
-        den[k * frame_hop : k * frame_hop + F] += w
+        den[k * frame_hop : k * frame_hop + F] += w**power
     position = seed_frames.shape[1] * frame_hop
     out = [pred]
     for step in range(num_frames - 1):
@@ -70,8 +71,8 @@ def keras_reference(model, seed_frames, num_frames, frame_hop=F, feedback="raw",
                 num = np.pad(num, [(0, 0), (0, grow)])
                 den = np.pad(den, [(0, grow)])
             num[:, position : position + F] += w * pred
-            den[position : position + F] += w
-            fed = num[:, position : position + F] / den[position : position + F]
+            den[position : position + F] += w**power
+            fed = num[:, position : position + F] / den[position : position + F] ** (1 / power)
             position += frame_hop
         if dither:
             noise = tf.random.stateless_normal(fed.shape, seed=[noise_seed, step], alg="philox").numpy()
@@ -115,6 +116,10 @@ def test_stitched_feedback_feeds_the_overlap_added_signal(gru, seeds):
     raw = rollout_frames(gru, seeds, 9, hop, feedback="raw")
     np.testing.assert_allclose(raw, keras_reference(gru, seeds, 9, hop, "raw"), rtol=1e-4, atol=1e-5)
     assert np.abs(raw[:, 1:] - got[:, 1:]).max() > 1e-3  # the option changes what is fed back
+    # the equal-power window feeds back sum(w f) / sqrt(sum(w^2)), as its stitcher outputs
+    sine = rollout_frames(gru, seeds, 9, hop, feedback="stitched", window="sine")
+    np.testing.assert_allclose(sine, keras_reference(gru, seeds, 9, hop, "stitched", window="sine"), rtol=1e-4, atol=1e-5)
+    assert np.abs(sine[:, 1:] - got[:, 1:]).max() > 1e-3
 
 
 @pytest.mark.parametrize("fold", [True, False])

@@ -72,6 +72,8 @@ METRIC_HELP = {
     "seam_ratio": "jump across frame boundaries / jump inside frames (1 = no clicks)",
     "frame_repetition": "mean cosine similarity of consecutive frames (1 = frozen loop)",
     "frame_repetition_data": "the same measure on the data",
+    "hop_pulse_db": "pulsing at the frame rate: depth of the power profile folded at the frame hop (dB; ~0 steady)",
+    "hop_pulse_data_db": "the same measure on the data (music on a beat that divides into hops reads high too)",
 }
 
 
