@@ -18,6 +18,35 @@ M0 = np.sqrt(FLOOR)  # the magnitude of a silent bin
 TINY = dict(fft_sizes=(4,), hop_lengths=(4,), win_lengths=(4,))
 
 
+def test_shared_frame_term_is_the_share_of_one_repeated_waveform():
+    rng = np.random.default_rng(3)
+    target = rng.standard_normal((4, 6, 32)).astype(np.float32)
+    fresh = rng.standard_normal((4, 6, 32)).astype(np.float32)
+    shared = 2.0 * rng.standard_normal(32).astype(np.float32)
+    cfg = config_lib.Experiment(objective=config_lib.Objective(loss_weights={"rec/shared_frame": 1.0}))
+    term = LOSS_TERMS.build("rec/shared_frame", cfg)
+
+    def value(pred):
+        return float(term(LossContext(tf.constant(pred), tf.constant(target), cfg)))
+
+    # by hand: mean((mean_{b,t} pred - mean_{b,t} target)^2) / mean(target^2)
+    pred = fresh + shared
+    expected = np.mean((pred.mean(axis=(0, 1)) - target.mean(axis=(0, 1))) ** 2) / np.mean(target**2)
+    assert value(pred) == pytest.approx(expected, rel=1e-5)
+    # a waveform repeated in every frame dominates; frames of their own do not
+    assert value(pred) > 3.0 and value(fresh) < 0.2
+    assert value(target) == 0.0
+    # the gradient of a repeated frame points along the shared waveform, and removing it lowers the term
+    with tf.GradientTape() as tape:
+        p = tf.Variable(np.broadcast_to(shared, target.shape).copy())
+        loss = term(LossContext(p, tf.constant(target), cfg))
+    grad = tape.gradient(loss, p).numpy()
+    cosine = np.sum(grad[0, 0] * shared) / (np.linalg.norm(grad[0, 0]) * np.linalg.norm(shared))
+    assert cosine > 0.95
+    assert value(np.broadcast_to(shared, target.shape) - 0.1 * grad / np.abs(grad).max()) < value(
+        np.broadcast_to(shared, target.shape))
+
+
 def reference_magnitude(x, fft_size, hop_length, win_length, power_floor=FLOOR):
     """The formula, literally: centred zero-padded Hann of fft_size, reflect padding, rfft."""
     pad = fft_size // 2
