@@ -15,7 +15,8 @@ rounds, as wall-clock and as process CPU time):
     same loop with `keras.optimizers.Adam` in place of its FusedAdam;
   - the recurrence variants behind that choice (one forward, backward and
     Adam step each): Keras' layers, the fused input projection with the
-    hand-written backward loop (the default), with TensorFlow's autodiff of
+    hand-written backward loop (the default; the batch's rows in
+    `models.ROW_GROUPS` groups, and in one group), with TensorFlow's autodiff of
     the loop, with `tf.scan`, and with the loops XLA-compiled;
   - the free-running training step of experiments/gan_free_running.py's
     unroll (true prefix, then `free_run_steps` frames on the model's own
@@ -203,9 +204,11 @@ def variant_row(cfg, variant: str):
         optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
         return loss
 
-    saved = (models.recurrence, models._has_default_activations, models.RECURRENCE_JIT)
+    saved = (models.recurrence, models._has_default_activations, models.RECURRENCE_JIT, models.ROW_GROUPS)
     try:
-        if variant == "fused, autodiff loop":
+        if variant == "fused, hand BPTT, rows in one group":
+            models.ROW_GROUPS = 1
+        elif variant == "fused, autodiff loop":
             models._has_default_activations = lambda cell: False
         elif variant == "fused, tf.scan":
             models.recurrence = scan_recurrence
@@ -213,12 +216,13 @@ def variant_row(cfg, variant: str):
             models.RECURRENCE_JIT = True
         step().numpy()  # trace with the variant in place
     finally:
-        models.recurrence, models._has_default_activations, models.RECURRENCE_JIT = saved
+        models.recurrence, models._has_default_activations, models.RECURRENCE_JIT, models.ROW_GROUPS = saved
     step().numpy()
     return lambda: step().numpy()
 
 
-VARIANTS = ("Keras layers", "fused, hand BPTT (default)", "fused, autodiff loop", "fused, tf.scan", "fused, XLA loops")
+VARIANTS = ("Keras layers", "fused, hand BPTT (default)", "fused, hand BPTT, rows in one group", "fused, autodiff loop",
+            "fused, tf.scan", "fused, XLA loops")
 
 
 def free_run_row(cfg, recurrence: str, fold, from_features: bool, fused_adam: bool = False):

@@ -140,6 +140,33 @@ def test_fused_recurrence_equals_keras_layers_in_float64(float64, monkeypatch, c
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 @pytest.mark.slow
+def test_row_groups_change_nothing_whatever_the_batch(float64, monkeypatch, cell):
+    """The recurrence's rows in 1, 2 or 5 groups: the same outputs, states and gradients, also with a
+    batch unknown when traced (then a group may have no rows) and with fewer rows than groups."""
+    _, fused = _pair(cell, 2)
+    rng = np.random.default_rng(4)
+    inputs = {batch: (tf.constant(rng.normal(size=(batch, 7, 6))),
+                      [tf.constant(rng.normal(size=(batch, 5))) for _ in range(2 * fused.states_per_layer)])
+              for batch in (1, 3)}
+    results = {}
+    for groups in (1, 2, 5):
+        monkeypatch.setattr(models, "ROW_GROUPS", groups)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None, 6], tf.float64)]
+                     + [tf.TensorSpec([None, 5], tf.float64)] * len(inputs[1][1]))
+        def dynamic(x, *init):
+            return _outputs_and_gradients(fused, x, list(init))
+
+        results[groups] = [_outputs_and_gradients(fused, *inputs[3], graph=True)]
+        results[groups] += [dynamic(x, *init) for x, init in inputs.values()]
+    for groups, got in results.items():
+        for expected, value in zip(results[1], got):
+            for a, b in zip(tf.nest.flatten(expected), tf.nest.flatten(value)):
+                np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-12, atol=1e-12, err_msg=f"{groups} groups")
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.slow
 def test_fused_recurrence_float32_within_accumulation_error(cell):
     plain, fused = _pair(cell, 2, frame=FRAME, units=8)
     x = tf.constant(np.random.default_rng(2).normal(size=(3, 6, FRAME)).astype("float32"))
