@@ -35,7 +35,7 @@ CSV_COLUMNS: tuple[str, ...] = ("run", "seeds", "samples") + tuple(
 )
 # Panels of the spread plot: the headline distribution metrics, then the collapse and speed checks.
 SPREAD_METRICS: tuple[str, ...] = metrics.DISTRIBUTION_METRICS + (
-    "frame_repetition", "seam_ratio", "flatness_ratio", "pitch_ratio", "onset_rate_ratio",
+    "frame_repetition", "seam_ratio", "hop_pulse_db", "flatness_ratio", "pitch_ratio", "onset_rate_ratio",
 )
 # Spectrogram of the plots, in samples.
 SPECTROGRAM_FFT_SIZE = 1024
