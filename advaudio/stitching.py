@@ -43,7 +43,7 @@ def window_power(name: str) -> int:
     (real audio), but where they are uncorrelated -- a generator's frames,
     whose overlapping halves are drawn independently -- the power dips by up
     to 3 dB halfway between frame centres, an amplitude pulse at the frame
-    hop (heard as a tremolo; it also reads as onsets). By sqrt(sum(w^2))
+    hop (`metrics.hop_pulse` reads it). By sqrt(sum(w^2))
     ("sine"), the power of uncorrelated frames stays constant across the
     overlap, as in an equal-power crossfade; frames that agree come out up
     to 3 dB louder there instead.
@@ -150,7 +150,7 @@ def concat(frames, frame_hop: int, **_):
 
 @STITCHERS.register("overlap_add")
 def overlap_add(frames, frame_hop: int, window: str = "hann", **_):
-    """Windowed overlap-add, normalised by the summed window (COLA by construction).
+    """Windowed overlap-add, normalised by the summed window or summed squares (COLA by construction).
 
     y[t] = sum_k w[t - k*hop] * frame_k[t - k*hop] / (sum_k w[t - k*hop]^p)^(1/p)
 
