@@ -153,13 +153,19 @@ def _split_rows(x, groups: int, axis: int) -> list:
     return tf.split(x, tf.stack(sizes + [rows - sum(sizes)]), axis=axis, num=groups)
 
 
-def _join_rows(parts: list, axis: int):
+def _join_rows(parts, axis: int):
     return parts[0] if len(parts) == 1 else tf.concat(parts, axis)
 
 
 def _stack_rows(arrays) -> tf.Tensor:
     """The time-major `[steps, batch, ...]` tensor of per-group TensorArrays."""
     return _join_rows([a.stack() for a in arrays], 1)
+
+
+def _by_group(step, *per_group) -> tuple:
+    """`step(*one group's arguments)` for every group, its results regrouped: one tuple per result, one
+    entry per group (the loop carry's layout)."""
+    return tuple(zip(*(step(*args) for args in zip(*per_group))))
 
 
 def _gru_forward(projections, kernel, bias, h0):
@@ -173,18 +179,16 @@ def _gru_forward(projections, kernel, bias, h0):
     inputs = [_reader(x) for x in _split_rows(projections, groups, 1)]
 
     def body(t, hs, outs, saveds):
-        new = ([], [], [])
-        for inp, h, out, saved in zip(inputs, hs, outs, saveds):
-            x_z, x_r, x_h = tf.split(inp.read(t), 3, axis=-1)
+        def step(inputs, h, out, saved):
+            x_z, x_r, x_h = tf.split(inputs.read(t), 3, axis=-1)
             rec_z, rec_r, rec_h = tf.split(tf.matmul(h, kernel) + bias, 3, axis=-1)
             z = tf.sigmoid(x_z + rec_z)
             r = tf.sigmoid(x_r + rec_r)
             n = tf.tanh(x_h + r * rec_h)
             h = z * h + (1 - z) * n
-            new[0].append(h)
-            new[1].append(out.write(t, h))
-            new[2].append(saved.write(t, tf.concat([z, r, n, rec_h], -1)))
-        return (t + 1,) + tuple(tuple(n) for n in new)
+            return h, out.write(t, h), saved.write(t, tf.concat([z, r, n, rec_h], -1))
+
+        return (t + 1,) + _by_group(step, inputs, hs, outs, saveds)
 
     h0s = _split_rows(h0, groups, 0)
     carry = (tuple(h0s), tuple(_writer(h, steps, units) for h in h0s), tuple(_writer(h, steps, 4 * units) for h in h0s))
@@ -201,25 +205,25 @@ def _gru_backward(d_outputs, d_last, outputs, saved, kernel, h0):
 
     def body(i, dh_nexts, d_projs, d_recs):
         t = steps - 1 - i
-        new = ([], [], [])
-        for d_out, saved_r, previous_r, dh_next, d_proj, d_rec in zip(*readers, dh_nexts, d_projs, d_recs):
+
+        def step(d_outputs, saved_r, previous_r, dh_next, d_proj, d_rec):
             z, r, n, rec_h = tf.split(saved_r.read(t), 4, axis=-1)
-            dh = d_out.read(t) + dh_next
+            dh = d_outputs.read(t) + dh_next
             d_n = dh * (1 - z) * (1 - n * n)
             d_z = dh * (previous_r.read(t) - n) * z * (1 - z)
             d_r = d_n * rec_h * r * (1 - r)
             d_rec_t = tf.concat([d_z, d_r, d_n * r], -1)
-            new[0].append(dh * z + tf.matmul(d_rec_t, kernel_t))
-            new[1].append(d_proj.write(t, tf.concat([d_z, d_r, d_n], -1)))
-            new[2].append(d_rec.write(t, d_rec_t))
-        return (i + 1,) + tuple(tuple(n) for n in new)
+            return (dh * z + tf.matmul(d_rec_t, kernel_t), d_proj.write(t, tf.concat([d_z, d_r, d_n], -1)),
+                    d_rec.write(t, d_rec_t))
+
+        return (i + 1,) + _by_group(step, *readers, dh_nexts, d_projs, d_recs)
 
     lasts = _split_rows(d_last, groups, 0)
     carry = (tuple(lasts), tuple(_writer(h, steps, 3 * units) for h in lasts), tuple(_writer(h, steps, 3 * units) for h in lasts))
     dh0s, d_projs, d_recs = _loop(steps, body, carry)
     flat = tf.reshape(_stack_rows(d_recs), [-1, 3 * units])
     d_kernel = tf.matmul(tf.reshape(previous, [-1, units]), flat, transpose_a=True)  # one product over all steps
-    return _stack_rows(d_projs), d_kernel, tf.reduce_sum(flat, 0), _join_rows(list(dh0s), 0)
+    return _stack_rows(d_projs), d_kernel, tf.reduce_sum(flat, 0), _join_rows(dh0s, 0)
 
 
 def _lstm_forward(projections, kernel, h0, c0):
@@ -233,16 +237,14 @@ def _lstm_forward(projections, kernel, h0, c0):
     inputs = [_reader(x) for x in _split_rows(projections, groups, 1)]
 
     def body(t, hs, cs, h_outs, c_outs, saveds):
-        new = ([], [], [], [], [])
-        for inp, h, c, h_out, c_out, saved in zip(inputs, hs, cs, h_outs, c_outs, saveds):
-            z_i, z_f, z_c, z_o = tf.split(inp.read(t) + tf.matmul(h, kernel), 4, axis=-1)
+        def step(inputs, h, c, h_out, c_out, saved):
+            z_i, z_f, z_c, z_o = tf.split(inputs.read(t) + tf.matmul(h, kernel), 4, axis=-1)
             i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_c), tf.sigmoid(z_o)
             c = f * c + i * g
             h = o * tf.tanh(c)
-            for k, value in enumerate((h, c, h_out.write(t, h), c_out.write(t, c),
-                                       saved.write(t, tf.concat([i, f, g, o], -1)))):
-                new[k].append(value)
-        return (t + 1,) + tuple(tuple(n) for n in new)
+            return h, c, h_out.write(t, h), c_out.write(t, c), saved.write(t, tf.concat([i, f, g, o], -1))
+
+        return (t + 1,) + _by_group(step, inputs, hs, cs, h_outs, c_outs, saveds)
 
     h0s, c0s = _split_rows(h0, groups, 0), _split_rows(c0, groups, 0)
     carry = (tuple(h0s), tuple(c0s), tuple(_writer(h, steps, units) for h in h0s),
@@ -261,25 +263,25 @@ def _lstm_backward(d_outputs, d_last_h, d_last_c, outputs, cells, saved, kernel,
 
     def body(k, dh_nexts, dc_nexts, d_projs):
         t = steps - 1 - k
-        new = ([], [], [])
-        for d_out, saved_r, cells_r, previous_c_r, dh_next, dc_next, d_proj in zip(*readers, dh_nexts, dc_nexts, d_projs):
+
+        def step(d_outputs, saved_r, cells_r, previous_c_r, dh_next, dc_next, d_proj):
             i, f, g, o = tf.split(saved_r.read(t), 4, axis=-1)
             tanh_c = tf.tanh(cells_r.read(t))
-            dh = d_out.read(t) + dh_next
+            dh = d_outputs.read(t) + dh_next
             dc = dc_next + dh * o * (1 - tanh_c * tanh_c)
             d_gates = tf.concat(
                 [dc * g * i * (1 - i), dc * previous_c_r.read(t) * f * (1 - f), dc * i * (1 - g * g),
                  dh * tanh_c * o * (1 - o)], -1)
-            new[0].append(tf.matmul(d_gates, kernel_t))
-            new[1].append(dc * f)
-            new[2].append(d_proj.write(t, d_gates))
-        return (k + 1,) + tuple(tuple(n) for n in new)
+            return tf.matmul(d_gates, kernel_t), dc * f, d_proj.write(t, d_gates)
+
+        return (k + 1,) + _by_group(step, *readers, dh_nexts, dc_nexts, d_projs)
 
     lasts_h, lasts_c = _split_rows(d_last_h, groups, 0), _split_rows(d_last_c, groups, 0)
-    dh0s, dc0s, d_projs = _loop(steps, body, (tuple(lasts_h), tuple(lasts_c), tuple(_writer(h, steps, 4 * units) for h in lasts_h)))
+    carry = (tuple(lasts_h), tuple(lasts_c), tuple(_writer(h, steps, 4 * units) for h in lasts_h))
+    dh0s, dc0s, d_projs = _loop(steps, body, carry)
     d_proj = _stack_rows(d_projs)
     d_kernel = tf.matmul(tf.reshape(previous, [-1, units]), tf.reshape(d_proj, [-1, 4 * units]), transpose_a=True)
-    return d_proj, d_kernel, _join_rows(list(dh0s), 0), _join_rows(list(dc0s), 0)
+    return d_proj, d_kernel, _join_rows(dh0s, 0), _join_rows(dc0s, 0)
 
 
 # XLA-compiling the forward and backward loops (inside a traced function) cut a default training

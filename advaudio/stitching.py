@@ -53,6 +53,11 @@ def window_power(name: str) -> int:
     return 2 if name == "sine" else 1
 
 
+def normalised(summed, norm, window: str):
+    """An overlap-add's `summed` w * frame over its `norm` (the summed w ** `window_power(window)`)."""
+    return summed / (norm if window_power(window) == 1 else tf.sqrt(norm))
+
+
 def max_crossfade_length(frame_length: int, frame_hop: int) -> int:
     """The longest crossfade the frames allow: min(overlap, hop) samples when frames overlap
     (pieces stay `frame_hop` apart), else half a frame (each frame fades at both ends)."""
@@ -168,11 +173,10 @@ def overlap_add(frames, frame_hop: int, window: str = "hann", **_):
     if frame_hop > frame_length:
         raise ValueError(f"overlap_add needs frame_hop <= frame_length, got {frame_hop} > {frame_length}")
     w = synthesis_window(window, frame_length)
-    power = window_power(window)
     summed = tf.signal.overlap_and_add(frames * tf.constant(w, dtype=frames.dtype), frame_hop)
-    ones = tf.ones_like(frames[:1, :, :1]) * tf.constant(w**power, dtype=frames.dtype)  # [1, num_frames, frame_length]
-    norm = tf.signal.overlap_and_add(ones, frame_hop)
-    return summed / (norm if power == 1 else tf.sqrt(norm))
+    ones = tf.ones_like(frames[:1, :, :1]) * tf.constant(w ** window_power(window), dtype=frames.dtype)
+    norm = tf.signal.overlap_and_add(ones, frame_hop)  # [1, samples]
+    return normalised(summed, norm, window)
 
 
 @STITCHERS.register("crossfade")

@@ -19,7 +19,8 @@ import soundfile as sf
 import tensorflow as tf
 
 from advaudio import config as config_lib
-from advaudio.stitching import frames_needed, resolve_method, stitch, stitched_length, synthesis_window, window_power
+from advaudio.stitching import (frames_needed, normalised, resolve_method, stitch, stitched_length, synthesis_window,
+                                window_power)
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +102,8 @@ class Rollout:
         self.noise_width = int(getattr(generator, "noise_width", 0))
         self.jit_compile = jit_compile
         self._window = tf.constant(synthesis_window(window, self.frame_length))
-        # The overlap-add's normaliser sums w^power (stitching.window_power); fed = num / den^(1/power).
-        self._power = window_power(window)
-        self._norm_window = self._window if self._power == 1 else tf.square(self._window)
+        # The overlap-add's normaliser sums w ** stitching.window_power(window) (see stitching.normalised).
+        self._norm_window = tf.constant(synthesis_window(window, self.frame_length) ** window_power(window))
         self._seed_noise = tf.function(self._draw_seed_noise)
         self._noise = tf.function(self._draw_noise)
         self._fold = tf.function(self._fold_fn)
@@ -163,7 +163,7 @@ class Rollout:
             w = self._window
             num = num + w * pred
             den = den + self._norm_window
-            fed = num / (den if self._power == 1 else tf.sqrt(den))
+            fed = normalised(num, den, self.window)
             num = tf.pad(num[:, self.frame_hop :], [[0, 0], [0, self.frame_hop]])
             den = tf.pad(den[self.frame_hop :], [[0, self.frame_hop]])
         if noise is not None:
