@@ -68,6 +68,64 @@ def rec_shared_frame_term(experiment):
     return lambda ctx: shared_frame_error(ctx.target_frames, ctx.pred_frames)
 
 
+def overlap_disagreement(y_pred, frame_hop: int):
+    """How much consecutive frames disagree where they overlap: `[batch, steps, frame_length]` -> scalar.
+
+        a = y_pred[:, :-1, frame_hop:]                    the end of frame t
+        b = y_pred[:, 1:, :frame_length - frame_hop]      the start of frame t + 1 (the same samples)
+        value = sum((a - b)^2) / sum(a^2 + b^2)
+
+    0 when every frame starts with what the frame before it ended with, as in
+    the data (its frames are cut from one signal, so the overlapping parts are
+    equal); 1 when the two are uncorrelated; 2 when opposite. Scale-free, so
+    it cannot be lowered by getting quieter. Overlapping frames that disagree
+    are stitched into a cross-fade of two different signals, whose power dips
+    halfway between frame centres (heard as a pulse at the frame rate; read
+    by hop_pulse_db); no stitched-waveform term sees the disagreement itself.
+    Needs at least two steps; frames that do not overlap have nothing to agree on.
+    """
+    frame_length = y_pred.shape[-1]
+    overlap = frame_length - frame_hop
+    end = y_pred[:, :-1, frame_hop:]
+    start = y_pred[:, 1:, :overlap]
+    return ops.sum(ops.square(end - start)) / (ops.sum(ops.square(end) + ops.square(start)) + _OVERLAP_EPS)
+
+
+_OVERLAP_EPS = 1e-8  # keeps overlap_disagreement finite on silent frames
+OVERLAP_TERM = "rec/overlap"
+
+
+def check_overlap_config(experiment) -> list[str]:
+    """Problems of a config that weights rec/overlap: the frames must overlap."""
+    data = experiment.data
+    if OVERLAP_TERM not in experiment.objective.loss_weights:
+        return []
+    if data.frame_hop is None or data.frame_hop >= data.frame_length:
+        return [
+            f"objective.loss_weights has {OVERLAP_TERM!r}, which asks consecutive frames to agree where they "
+            f"overlap, but data.frame_hop={data.frame_hop} with data.frame_length={data.frame_length} means the "
+            f"frames do not overlap; set data.frame_hop below data.frame_length (e.g. --set data.frame_hop="
+            f"{max(1, data.frame_length // 2)}) or remove {OVERLAP_TERM!r}"
+        ]
+    objective = experiment.objective
+    if objective.regime == "free_running" and objective.free_run_steps < 2:
+        return [
+            f"objective.loss_weights has {OVERLAP_TERM!r}, which compares consecutive generated frames, but "
+            f"objective.free_run_steps={objective.free_run_steps} unrolls one; set objective.free_run_steps >= 2 "
+            f"or remove {OVERLAP_TERM!r}"
+        ]
+    return []
+
+
+def rec_overlap_term(experiment):
+    """`overlap_disagreement` of the predicted frames (the regime's: a free-running rollout's, when free running)."""
+    hop = experiment.data.frame_hop
+    return lambda ctx: overlap_disagreement(ctx.pred_frames, hop)
+
+
+LOSS_TERMS.register(OVERLAP_TERM, rec_overlap_term, check=check_overlap_config)
+
+
 # --------------------------------------------------------------------------
 # Multi-resolution STFT loss (Parallel WaveGAN, Yamamoto et al. 2020).
 # --------------------------------------------------------------------------

@@ -47,6 +47,64 @@ def test_shared_frame_term_is_the_share_of_one_repeated_waveform():
         np.broadcast_to(shared, target.shape))
 
 
+def overlap_experiment(frame_length=32, frame_hop=16, regime="free_running", free_run_steps=8):
+    return config_lib.Experiment(
+        data=config_lib.Data(frame_length=frame_length, frame_hop=frame_hop),
+        objective=config_lib.Objective(loss_weights={"rec/overlap": 1.0}, regime=regime, free_run_steps=free_run_steps),
+    )
+
+
+def test_overlap_term_reads_how_much_consecutive_frames_disagree_where_they_overlap():
+    rng = np.random.default_rng(5)
+    cfg = overlap_experiment()
+    term = LOSS_TERMS.build("rec/overlap", cfg)
+
+    def value(pred):
+        return float(term(LossContext(tf.constant(pred), tf.constant(pred), cfg)))
+
+    # frames cut from one signal, as the data's are, agree exactly
+    signal = rng.standard_normal((3, 16 * 7 + 32)).astype(np.float32)
+    cut = np.stack([signal[:, 16 * t : 16 * t + 32] for t in range(7)], axis=1)
+    assert value(cut) == 0.0
+    # fresh frames are uncorrelated where they overlap (about 1), and the value does not depend on loudness
+    fresh = rng.standard_normal((3, 7, 32)).astype(np.float32)
+    assert 0.8 < value(fresh) < 1.2
+    assert value(0.01 * fresh) == pytest.approx(value(fresh), rel=1e-4)
+    assert value(np.zeros_like(fresh)) == 0.0  # finite on silence
+    # by hand on a tiny case: two frames of 4 samples, hop 2 -> the end [3, 4] of frame 0 against the start [1, 0]
+    tiny_cfg = overlap_experiment(frame_length=4, frame_hop=2)
+    tiny = LOSS_TERMS.build("rec/overlap", tiny_cfg)
+    pred = np.array([[[1.0, 2.0, 3.0, 4.0], [1.0, 0.0, 5.0, 6.0]]], np.float32)
+    expected = ((3 - 1) ** 2 + (4 - 0) ** 2) / (3**2 + 4**2 + 1**2 + 0**2)
+    assert float(tiny(LossContext(tf.constant(pred), tf.constant(pred), tiny_cfg))) == pytest.approx(expected, rel=1e-6)
+    # a gradient step moves the overlapping parts towards each other and lowers the term
+    with tf.GradientTape() as tape:
+        p = tf.Variable(fresh)
+        loss = term(LossContext(p, p, cfg))
+    grad = tape.gradient(loss, p).numpy()
+    stepped = fresh - 0.5 * grad / np.abs(grad).max()
+    assert value(stepped) < value(fresh)
+    gap = np.abs(fresh[:, :-1, 16:] - fresh[:, 1:, :16]).mean()
+    assert np.abs(stepped[:, :-1, 16:] - stepped[:, 1:, :16]).mean() < gap
+    # samples no other frame overlaps (the first frame's start, the last frame's end) get no gradient
+    assert np.all(grad[:, 0, :16] == 0) and np.all(grad[:, -1, 16:] == 0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, fix",
+    [
+        (dict(frame_hop=None), r"data.frame_hop=None(.|\n)*--set data.frame_hop=16"),
+        (dict(frame_hop=32), r"data.frame_hop=32(.|\n)*--set data.frame_hop=16"),
+        (dict(free_run_steps=1), r"objective.free_run_steps=1(.|\n)*free_run_steps >= 2"),
+    ],
+)
+def test_overlap_term_refuses_frames_that_do_not_overlap_naming_the_key_and_fix(kwargs, fix):
+    with pytest.raises(ValueError, match=r"rec/overlap(.|\n)*" + fix):
+        config_lib.validate(overlap_experiment(**kwargs))
+    config_lib.validate(overlap_experiment())  # overlapping frames and two steps pass
+    config_lib.validate(overlap_experiment(free_run_steps=1, regime="teacher_forcing"))  # steps of a whole sequence
+
+
 def reference_magnitude(x, fft_size, hop_length, win_length, power_floor=FLOOR):
     """The formula, literally: centred zero-padded Hann of fft_size, reflect padding, rfft."""
     pad = fft_size // 2
