@@ -75,6 +75,17 @@ def test_real_audio_scores_near_the_data_and_a_frozen_loop_does_not(scorer):
     assert frozen["composite"] > real["composite"]
 
 
+def test_hop_pulse_reads_a_frame_rate_pulse_and_is_no_composite_term(scorer):
+    real = music(3.0, seed=2)
+    # a dip halfway between frame centres, as uncorrelated overlapping frames overlap-added make it
+    envelope = 1.0 - 0.6 * np.sin(np.pi * np.arange(real.size) / FRAME) ** 2
+    steady, pulsing = scorer.score(real[None]), scorer.score((real * envelope)[None])
+    assert steady["hop_pulse_db"] == pytest.approx(metrics.hop_pulse(real, FRAME))
+    assert pulsing["hop_pulse_db"] > steady["hop_pulse_db"] + 6.0
+    assert "hop_pulse" not in generation_check.COMPOSITE_TOLERANCES
+    assert generation_check.badness("gen/hop_pulse_db", 2.0) < generation_check.badness("gen/hop_pulse_db", 5.0)
+
+
 def test_the_cached_mr_stft_is_the_metric_of_compare(scorer):
     audio = music(2.0, seed=3)
     assert scorer._mr_stft(audio) == pytest.approx(metrics.mr_stft_distance(audio, scorer.reference)["mr_stft"])
@@ -108,7 +119,8 @@ def test_the_check_generates_through_the_generation_module_and_logs_every_gen_ke
     check = generation_check.GenerationCheck(cfg, prepared)
     logged = check.run(generator)
     assert set(logged) == {f"gen/{k}" for k in ("frame_repetition", "seam_ratio", "flatness_ratio", "pitch_ratio",
-                                                 "onset_rate_ratio", "mr_stft", "kid_mfcc", "level_drift_db", "composite")}
+                                                 "onset_rate_ratio", "mr_stft", "kid_mfcc", "level_drift_db", "hop_pulse_db",
+                                                 "composite")}
     assert set(logged) <= set(generation_check.DIRECTIONS)
     # The same seeds and rollout as the end-of-run samples: advaudio.synthesis from the valid split's seeds.
     span = synthesis.seed_span(2, FRAME, FRAME)
