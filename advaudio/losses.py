@@ -68,6 +68,49 @@ def rec_shared_frame_term(experiment):
     return lambda ctx: shared_frame_error(ctx.target_frames, ctx.pred_frames)
 
 
+def position_power_error(y_true, y_pred, bins: int):
+    """How unlike the data's the frames' power is from place to place within a frame:
+    `[batch, steps, frame_length]` each -> scalar.
+
+        P[j]  = mean over batch, steps and the samples of bin j of y_pred^2    (the frame cut into `bins`
+                equal bins; a remainder at the end is left out)
+        Q[j]  = the same of y_true
+        value = mean_j (log(P[j] / mean P) - log(Q[j] / mean Q))^2
+
+    A frame model with a linear head makes every sample position's loudness a
+    fixed function of the head's weights for that position, so its frames can
+    be loud and quiet at the same places in every frame, whatever they contain:
+    heard as a pulse at the frame rate, and as an onset at the same place of
+    every frame. The data's frames start at positions the music does not know
+    of, so their profile is flat (unless the beat is locked to the frame grid,
+    which the target's own profile then carries). Scale-free: loudness is
+    left to the other terms; only the shape of the profile is matched.
+    """
+    frame_length = y_pred.shape[-1]
+    width = frame_length // bins
+
+    def profile(frames):
+        power = ops.mean(ops.square(frames[..., : bins * width]), axis=(0, 1))
+        binned = ops.mean(ops.reshape(power, (bins, width)), axis=1) + _POSITION_POWER_EPS
+        return ops.log(binned) - ops.log(ops.mean(binned))
+
+    return ops.mean(ops.square(profile(y_pred) - profile(y_true)))
+
+
+_POSITION_POWER_EPS = 1e-8  # keeps position_power_error finite on silent bins
+# rec/position_power's bins per frame (at most one per sample): 40 bins of 100 samples for frames of 4000, the
+# resolution hop_pulse_db reads a pulse at (20 bins per hop of 2000).
+POSITION_POWER_BINS = 40
+
+
+@LOSS_TERMS.register("rec/position_power")
+def rec_position_power_term(experiment):
+    """`position_power_error` of the predicted frames (the regime's: a free-running rollout's, when free running)
+    against the target frames, in min(`POSITION_POWER_BINS`, frame_length) bins."""
+    bins = min(POSITION_POWER_BINS, experiment.data.frame_length)
+    return lambda ctx: position_power_error(ctx.target_frames, ctx.pred_frames, bins)
+
+
 def overlap_disagreement(y_pred, frame_hop: int):
     """How much consecutive frames disagree where they overlap: `[batch, steps, frame_length]` -> scalar.
 
