@@ -264,6 +264,34 @@ def test_hop_pulse_reads_a_tremolo_at_the_hop_and_not_steady_noise():
     assert metrics.hop_pulse(SILENCE, 400) is None
 
 
+def decaying_notes(starts, seconds=20.0, sample_rate=16000, seed=0):
+    """Plucked notes (sine with a 60 ms decay) at sample positions `starts`, over faint noise."""
+    rng = np.random.default_rng(seed)
+    audio = 0.01 * rng.standard_normal(int(seconds * sample_rate))
+    t = np.arange(int(0.2 * sample_rate)) / sample_rate
+    for k, start in enumerate(starts):
+        note = np.sin(2 * np.pi * (220.0 * 2 ** ((k * 5 % 12) / 12)) * t) * np.exp(-t / 0.06)
+        end = min(start + note.size, audio.size)
+        audio[start:end] += note[: end - start]
+    return audio
+
+
+def test_onset_locking_tells_onsets_at_one_place_of_every_hop_from_onsets_the_music_places():
+    hop, sr = 2000, 16000
+    rng = np.random.default_rng(21)
+    # one attack at the same place (sample 700) of every other hop, as a frame with a loud place makes them
+    locked = decaying_notes(np.arange(700, 20 * sr - hop, 2 * hop), seed=1)
+    # the same number of attacks at places unrelated to the hop
+    free_starts = np.sort(rng.choice(20 * sr - sr, size=len(np.arange(700, 20 * sr - hop, 2 * hop)), replace=False))
+    free = decaying_notes(free_starts, seed=2)
+    assert metrics.onset_locking(locked, sr, hop) > 0.9
+    assert metrics.onset_locking(free, sr, hop) < 0.3
+    # the same locked attacks on another grid (hop 2741) are not locked to it
+    assert metrics.onset_locking(locked, sr, 2741) < 0.3
+    assert metrics.onset_locking(SILENCE, sr, hop) is None
+    assert metrics.onset_locking(decaying_notes([1000, 9000], seconds=2.0), sr, hop) is None  # too few onsets
+
+
 def test_hop_pulse_hears_overlap_added_uncorrelated_frames_and_the_equal_power_window_removes_it():
     """Frames of independent noise (a generator's overlapping halves drawn independently), stitched."""
     from advaudio.stitching import stitch

@@ -36,6 +36,7 @@ CSV_COLUMNS: tuple[str, ...] = ("run", "seeds", "samples") + tuple(
 # Panels of the spread plot: the headline distribution metrics, then the collapse and speed checks.
 SPREAD_METRICS: tuple[str, ...] = metrics.DISTRIBUTION_METRICS + (
     "frame_repetition", "seam_ratio", "hop_pulse_db", "flatness_ratio", "pitch_ratio", "onset_rate_ratio",
+    "onset_locking",
 )
 # Spectrogram of the plots, in samples.
 SPECTROGRAM_FFT_SIZE = 1024
@@ -74,6 +75,9 @@ METRIC_HELP = {
     "frame_repetition_data": "the same measure on the data",
     "hop_pulse_db": "pulsing at the frame rate: depth of the power profile folded at the frame hop (dB; ~0 steady)",
     "hop_pulse_data_db": "the same measure on the data (music on a beat that divides into hops reads high too)",
+    "onset_locking": "onsets at one place of the frame grid: vector strength of their phase in the hop (1 = all at "
+    "one place, ~1/sqrt(onsets) for music)",
+    "onset_locking_data": "the same measure on the data (a beat locked to the hop reads high too)",
 }
 
 
