@@ -11,6 +11,12 @@ signals is itself plausible. rec/overlap is that ratio on the rollout frames (0 
 uncorrelated halves, scale-free). The fresh noise a frame takes can then only shape the part no earlier frame
 covers, which is where the data's new samples are.
 
+Measured (README, "Measured on the default data", eighth session), one seed per data set: on the default data
+against the flagship's seed 0 on the same code, better MR-STFT (0.45 vs 0.58), LSD, flatness (3.45 vs 4.52),
+seams (0.94 vs 1.24) and pulse (3.3 vs 4.5 dB), worse frame repetition (0.52 vs 0.32); the onsets stay locked to
+the frame grid (0.65). The disagreement fell to 0.09 in the first epoch and rose to 0.42 once D was on. On
+machine_wars.mp3: frame repetition 0.15 and pitch 1.05, onset-rate ratio 3.2.
+
 Run: python -m advaudio.run experiments/gan_overlap.py
 Smoke: python -m advaudio.run experiments/gan_overlap.py --smoke
 """
