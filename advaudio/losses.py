@@ -56,10 +56,12 @@ def shared_frame_error(y_true, y_pred):
     """
     pred_mean = ops.mean(y_pred, axis=(0, 1))
     true_mean = ops.mean(y_true, axis=(0, 1))
-    return ops.mean(ops.square(pred_mean - true_mean)) / (ops.mean(ops.square(y_true)) + _SHARED_FRAME_EPS)
+    return ops.mean(ops.square(pred_mean - true_mean)) / (ops.mean(ops.square(y_true)) + _FRAME_POWER_EPS)
 
 
-_SHARED_FRAME_EPS = 1e-8  # keeps shared_frame_error finite on silent targets
+# Added to the powers the frame terms divide by or take logs of (rec/shared_frame, rec/position_power,
+# rec/overlap), so that they stay finite on silent frames.
+_FRAME_POWER_EPS = 1e-8
 
 
 @LOSS_TERMS.register("rec/shared_frame")
@@ -91,13 +93,12 @@ def position_power_error(y_true, y_pred, bins: int):
 
     def profile(frames):
         power = ops.mean(ops.square(frames[..., : bins * width]), axis=(0, 1))
-        binned = ops.mean(ops.reshape(power, (bins, width)), axis=1) + _POSITION_POWER_EPS
+        binned = ops.mean(ops.reshape(power, (bins, width)), axis=1) + _FRAME_POWER_EPS
         return ops.log(binned) - ops.log(ops.mean(binned))
 
     return ops.mean(ops.square(profile(y_pred) - profile(y_true)))
 
 
-_POSITION_POWER_EPS = 1e-8  # keeps position_power_error finite on silent bins
 # rec/position_power's bins per frame (at most one per sample): 40 bins of 100 samples for frames of 4000, the
 # resolution hop_pulse_db reads a pulse at (20 bins per hop of 2000).
 POSITION_POWER_BINS = 40
@@ -131,19 +132,20 @@ def overlap_disagreement(y_pred, frame_hop: int):
     overlap = frame_length - frame_hop
     end = y_pred[:, :-1, frame_hop:]
     start = y_pred[:, 1:, :overlap]
-    return ops.sum(ops.square(end - start)) / (ops.sum(ops.square(end) + ops.square(start)) + _OVERLAP_EPS)
+    return ops.sum(ops.square(end - start)) / (ops.sum(ops.square(end) + ops.square(start)) + _FRAME_POWER_EPS)
 
 
-_OVERLAP_EPS = 1e-8  # keeps overlap_disagreement finite on silent frames
 OVERLAP_TERM = "rec/overlap"
 
 
 def check_overlap_config(experiment) -> list[str]:
     """Problems of a config that weights rec/overlap: the frames must overlap."""
+    from advaudio.config import frame_hop  # lazy: config loads experiment files that import this module
+
     data = experiment.data
     if OVERLAP_TERM not in experiment.objective.loss_weights:
         return []
-    if data.frame_hop is None or data.frame_hop >= data.frame_length:
+    if frame_hop(data) >= data.frame_length:
         return [
             f"objective.loss_weights has {OVERLAP_TERM!r}, which asks consecutive frames to agree where they "
             f"overlap, but data.frame_hop={data.frame_hop} with data.frame_length={data.frame_length} means the "

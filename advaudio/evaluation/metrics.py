@@ -375,16 +375,21 @@ def onset_rate(
     signal, divided by its duration. Silent audio (RMS below -80 dBFS) has
     no onsets: 0.0. An attack at the very first sample is not detected.
     """
+    audio = _as_mono(audio)
+    onsets = _onsets(audio, sample_rate, hop_length, min_gap_seconds)
+    return 0.0 if onsets is None else float(len(onsets) / (audio.size / sample_rate))
+
+
+def _onsets(audio: np.ndarray, sample_rate: int, hop_length: int, min_gap_seconds: float) -> np.ndarray | None:
+    """Onset positions in samples (at the start of their detector frame; `librosa.onset.onset_detect`, onsets at
+    least `min_gap_seconds` apart) of mono `audio`; None when it is empty or silent (RMS below -80 dBFS)."""
     import librosa
 
-    audio = _as_mono(audio)
     if audio.size == 0 or rms(audio) < SILENCE_RMS:
-        return 0.0
+        return None
     wait = int(np.ceil(min_gap_seconds * sample_rate / hop_length))
-    onsets = librosa.onset.onset_detect(
-        y=audio.astype(np.float32), sr=sample_rate, hop_length=hop_length, wait=wait
-    )
-    return float(len(onsets) / (audio.size / sample_rate))
+    return librosa.onset.onset_detect(y=audio.astype(np.float32), sr=sample_rate, hop_length=hop_length, wait=wait,
+                                      units="samples")
 
 
 # ----------------------------------------------------------------------------- Frechet distance
@@ -809,15 +814,8 @@ def onset_locking(audio: np.ndarray, sample_rate: int, frame_hop: int, min_gap_s
     a beat locked to the hop reads high too: compare with the data's own
     value. None for fewer than `LOCKING_MIN_ONSETS` onsets or silence.
     """
-    import librosa
-
-    audio = _as_mono(audio)
-    if audio.size == 0 or rms(audio) < SILENCE_RMS:
-        return None
-    wait = int(np.ceil(min_gap_seconds * sample_rate / LOCKING_HOP_LENGTH))
-    onsets = librosa.onset.onset_detect(y=audio.astype(np.float32), sr=sample_rate, hop_length=LOCKING_HOP_LENGTH,
-                                        wait=wait, units="samples")
-    if len(onsets) < LOCKING_MIN_ONSETS:
+    onsets = _onsets(_as_mono(audio), sample_rate, LOCKING_HOP_LENGTH, min_gap_seconds)
+    if onsets is None or len(onsets) < LOCKING_MIN_ONSETS:
         return None
     phases = 2.0 * np.pi * (np.asarray(onsets) % frame_hop) / frame_hop
     return float(np.abs(np.mean(np.exp(1j * phases))))
