@@ -169,6 +169,28 @@ def test_onset_rate_counts_known_onsets():
     assert metrics.onset_rate(sine(440), SR) <= 0.5
 
 
+def test_onset_rate_counts_attacks_not_the_fluctuations_of_attack_free_audio():
+    """Noise has no attacks: its onset-strength envelope only fluctuates. Rescaled to its own maximum (librosa's
+    default) those fluctuations become onsets; on the absolute scale they are not, while attacks under the same
+    noise and attacks 40 dB quieter still count."""
+    hiss = noise(8.0, seed=3)
+    relative = metrics._onsets(hiss, SR, 256, 0.04, absolute=False)
+    assert len(relative) / 8.0 > 0.5  # the relative detector finds "onsets" in noise
+    assert metrics.onset_rate(hiss, SR) <= 0.25
+    assert metrics.onset_rate(bursts(2, seconds=8.0) + 0.3 * hiss, SR) == pytest.approx(2.0, abs=0.25)
+    assert metrics.onset_rate(0.01 * bursts(4), SR) == pytest.approx(4.0)  # gain does not matter
+
+
+def test_onset_rate_ratio_needs_data_with_rhythm():
+    assert metrics.onset_rate_ratio(3.0, 1.5) == pytest.approx(2.0)
+    assert metrics.onset_rate_ratio(0.0, 1.5) == 0.0  # no onsets where the data has them
+    assert metrics.onset_rate_ratio(3.0, 0.0) is None
+    assert metrics.onset_rate_ratio(3.0, metrics.ONSET_MIN_DATA_RATE / 2) is None  # a drone has no rhythm
+    assert metrics.onset_rate_ratio(None, 1.5) is None
+    row = metrics.evaluate_audio(bursts(2, seconds=4.0), sine(660, 4.0), SR, frame_length=400, frame_hop=400)
+    assert row["onset_rate_data"] < metrics.ONSET_MIN_DATA_RATE and row["onset_rate_ratio"] is None
+
+
 @pytest.mark.slow
 def test_speed_and_rhythm_ratios_of_sped_up_audio():
     data = bursts(2, seconds=4.0)

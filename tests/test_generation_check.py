@@ -34,6 +34,10 @@ def test_composite_by_hand():
     # A term counts at most COMPOSITE_TERM_CAP (3) tolerances: a pitch ratio of 0.65 is |log 0.65| / log 1.03
     # = 14.6 tolerances, counted as 3.
     assert generation_check.composite({**scores, "pitch_ratio": 0.65}) == pytest.approx((1 + 1 + 3 + 2 + 2 + 0.5) / 6)
+    # A term left out (data without rhythm has no onset-rate ratio) neither counts nor makes the composite NaN.
+    others = tuple(k for k in generation_check.COMPOSITE_TOLERANCES if k != "onset_rate_ratio")
+    assert generation_check.composite({**scores, "onset_rate_ratio": None}, others) == pytest.approx(
+        (1 + 1 + 0 + 2 + 0.5) / 5)
 
 
 def test_one_term_far_off_does_not_outweigh_the_others():
@@ -45,6 +49,25 @@ def test_one_term_far_off_does_not_outweigh_the_others():
     assert generation_check.composite(far) == pytest.approx(2.0)
     assert generation_check.composite(near) == pytest.approx(3 / 6)
     assert generation_check.composite(near) < generation_check.composite(far)
+
+
+def drone(seconds, seed=0):
+    """A chord with a little noise and no attacks (the default data's kind of signal)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    return 0.1 * np.sin(2 * np.pi * 220 * t) + 0.05 * np.sin(2 * np.pi * 330 * t) + 0.005 * rng.standard_normal(t.size)
+
+
+@pytest.mark.slow
+def test_a_drone_reference_leaves_the_onset_term_out_of_the_composite():
+    drone_scorer = generation_check.GenerationScorer(drone(6.0, seed=1), SR, FRAME, FRAME)
+    assert "onset_rate_ratio" not in drone_scorer.composite_terms
+    scores = drone_scorer.score(drone(3.0, seed=2)[None])
+    assert scores["onset_rate_ratio"] is None and math.isfinite(scores["composite"])
+    rhythm_scorer = generation_check.GenerationScorer(music(6.0, seed=1), SR, FRAME, FRAME)
+    assert rhythm_scorer.composite_terms == tuple(generation_check.COMPOSITE_TOLERANCES)
+    # Against music (4 onsets/s), a drone has about none (at most its start).
+    assert rhythm_scorer.score(drone(3.0, seed=2)[None])["onset_rate_ratio"] <= 0.1
 
 
 def test_badness_follows_each_direction():

@@ -68,24 +68,26 @@ def badness(name: str, value: float | None) -> float:
     return abs(math.log(value)) if value > 0 else float("inf")
 
 
-def composite(scores: dict[str, float | None]) -> float:
-    """gen/composite: the mean over `COMPOSITE_TOLERANCES` of each term's distance from ideal over its
-    tolerance (ratios: |log r| / log(edge); frame repetition: its excess over the data's, floored at 0;
-    drift: |dB| / 6), each term capped at `COMPOSITE_TERM_CAP`. NaN when a term is undefined (e.g. silent
-    output), so such an epoch is never best."""
-    terms = []
-    for key, tolerance in COMPOSITE_TOLERANCES.items():
+def composite(scores: dict[str, float | None], terms: tuple[str, ...] | None = None) -> float:
+    """gen/composite: the mean over `terms` (default: every key of `COMPOSITE_TOLERANCES`) of each term's distance
+    from ideal over its tolerance (ratios: |log r| / log(edge); frame repetition: its excess over the data's,
+    floored at 0; drift: |dB| / 6), each term capped at `COMPOSITE_TERM_CAP`. NaN when a term is undefined (e.g.
+    silent output), so such an epoch is never best. A scorer leaves out a term the data cannot define (the
+    onset-rate ratio of data without rhythm, `metrics.ONSET_MIN_DATA_RATE`)."""
+    values = []
+    for key in COMPOSITE_TOLERANCES if terms is None else terms:
+        tolerance = COMPOSITE_TOLERANCES[key]
         value = scores.get(key)
         if value is None or not math.isfinite(value):
             return float("nan")
         if key == "frame_repetition":
             data = scores.get("frame_repetition_data") or 0.0
-            terms.append(max(0.0, value - data) / tolerance)
+            values.append(max(0.0, value - data) / tolerance)
         elif key == "level_drift_db":
-            terms.append(abs(value) / tolerance)
+            values.append(abs(value) / tolerance)
         else:
-            terms.append(abs(math.log(value)) / tolerance if value > 0 else float("inf"))
-    return float(np.mean(np.minimum(terms, COMPOSITE_TERM_CAP)))
+            values.append(abs(math.log(value)) / tolerance if value > 0 else float("inf"))
+    return float(np.mean(np.minimum(values, COMPOSITE_TERM_CAP)))
 
 
 class GenerationScorer:
@@ -103,6 +105,10 @@ class GenerationScorer:
         self.flatness = metrics.spectral_flatness(self.reference)
         self.pitch = metrics.dominant_frequency(self.reference, self.sample_rate)
         self.onset_rate = metrics.onset_rate(self.reference, self.sample_rate)
+        # The composite's terms this reference defines: no onset-rate term for data without rhythm (a drone).
+        self.composite_terms = tuple(
+            key for key in COMPOSITE_TOLERANCES
+            if key != "onset_rate_ratio" or metrics.onset_rate_ratio(1.0, self.onset_rate) is not None)
         self.frame_repetition = metrics.frame_repetition(self.reference, self.frame_length, self.frame_hop)
         self.features = metrics.mfcc_delta_features(self.reference, self.sample_rate)
         self.spectra = [metrics.average_spectrum(self.reference, *r) for r in metrics.PWG_RESOLUTIONS]
@@ -136,7 +142,8 @@ class GenerationScorer:
             per_signal["seam_ratio"].append(metrics.seam_ratio(signal, self.frame_hop))
             per_signal["flatness_ratio"].append(metrics._ratio(metrics.spectral_flatness(signal), self.flatness))
             per_signal["pitch_ratio"].append(metrics._ratio(metrics.dominant_frequency(signal, self.sample_rate), self.pitch))
-            per_signal["onset_rate_ratio"].append(metrics._ratio(metrics.onset_rate(signal, self.sample_rate), self.onset_rate))
+            per_signal["onset_rate_ratio"].append(
+                metrics.onset_rate_ratio(metrics.onset_rate(signal, self.sample_rate), self.onset_rate))
             per_signal["mr_stft"].append(self._mr_stft(signal))
             # Level drift: loudness of the first quarter minus the last (dB; 0 = steady), as loudness_drop_db.
             per_signal["level_drift_db"].append(metrics.loudness_drop(signal))
@@ -155,7 +162,7 @@ class GenerationScorer:
             scores["kid_mfcc"] = metrics.kernel_distance((pooled - mean) / std, (self.features - mean) / std)
         else:
             scores["kid_mfcc"] = None
-        scores["composite"] = composite(scores)
+        scores["composite"] = composite(scores, self.composite_terms)
         return scores
 
 

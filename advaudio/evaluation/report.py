@@ -61,9 +61,9 @@ METRIC_HELP = {
     "pitch_hz": "dominant pitch of the output (Hz)",
     "pitch_data_hz": "dominant pitch of the data (Hz)",
     "pitch_ratio": "speed: dominant pitch output / data (1 ideal)",
-    "onset_rate": "rhythm: onsets per second of the output",
+    "onset_rate": "rhythm: attacks per second of the output (noise and attack-free audio have none)",
     "onset_rate_data": "onsets per second of the data",
-    "onset_rate_ratio": "speed: onset rate output / data (1 ideal)",
+    "onset_rate_ratio": "speed: onset rate output / data (1 ideal; - when the data has no rhythm, e.g. a drone)",
     "frechet_mfcc": "Frechet distance of MFCC statistics, loudness-matched, no c0 (0 ideal; biased upwards at small "
     "sample sizes and blind to time reversal)",
     "frechet_mfcc_inf": "Frechet distance of MFCC + delta statistics, extrapolated to infinite sample size "
