@@ -139,6 +139,88 @@ def test_overlap_term_refuses_frames_that_do_not_overlap_naming_the_key_and_fix(
     config_lib.validate(overlap_experiment(free_run_steps=1, regime="teacher_forcing"))  # steps of a whole sequence
 
 
+def flux_experiment(frame_length=4000, frame_hop=2000, free_run_steps=8):
+    return config_lib.Experiment(
+        data=config_lib.Data(frame_length=frame_length, frame_hop=frame_hop),
+        objective=config_lib.Objective(loss_weights={"spec/flux": 1.0}, regime="free_running",
+                                       free_run_steps=free_run_steps),
+    )
+
+
+def decaying_notes_every(seconds, period, start, sample_rate=16000, seed=0):
+    """660 Hz notes decaying in 50 ms every `period` s from `start`, over quiet noise: attacks at known times."""
+    y = 0.001 * np.random.default_rng(seed).standard_normal(int(seconds * sample_rate))
+    for onset in np.arange(start, seconds, period):
+        s = int(onset * sample_rate)
+        t = np.arange(y.size - s) / sample_rate
+        y[s:] += 0.5 * np.sin(2 * np.pi * 660 * t) * np.exp(-20 * t)
+    return y.astype(np.float32)
+
+
+def cut_frames(signal, frame_length, frame_hop, steps):
+    """[batch, samples] -> [batch, steps, frame_length] frames cut from one signal, as the data's are."""
+    return np.stack([signal[:, frame_hop * t : frame_hop * t + frame_length] for t in range(steps)], axis=1)
+
+
+def test_onset_strength_is_librosas():
+    import librosa
+
+    y = decaying_notes_every(3.0, 0.4, 0.3)
+    ours = losses.onset_strength(y[None], 16000).numpy()[0]
+    # librosa pads its envelope by lag + n_fft / (2 hop) = 5 frames and pads the signal with zeros (ours reflects):
+    # away from both ends the two are the same envelope.
+    theirs = librosa.onset.onset_strength(y=y, sr=16000, hop_length=losses.FLUX_HOP_LENGTH)[5:]
+    n = min(ours.size, theirs.size)
+    np.testing.assert_allclose(ours[10 : n - 10], theirs[10 : n - 10], rtol=1e-3, atol=1e-3)
+    assert ours.max() > 10  # an attack: a rise of tens of dB in many bands
+    noise = np.random.default_rng(1).standard_normal((1, 48000)).astype(np.float32)
+    assert losses.onset_strength(noise, 16000).numpy()[0, 10:-10].max() < 3  # noise only fluctuates
+
+
+def test_sorted_distance_by_hand():
+    # sorted [1, 2, 3] against [0, 1, 5]: (1 + 1 + 2) / 3
+    assert float(losses.sorted_distance(tf.constant([3.0, 1.0, 2.0]), tf.constant([0.0, 5.0, 1.0]))) == (
+        pytest.approx(4 / 3))
+    assert float(losses.sorted_distance(tf.constant([[3.0, 1.0], [2.0, 7.0]]), tf.constant([7.0, 2.0, 1.0, 3.0]))) == 0
+
+
+def test_flux_term_asks_attack_free_output_for_the_datas_attacks():
+    cfg = flux_experiment()
+    term = LOSS_TERMS.build("spec/flux", cfg)
+    samples = 7 * 2000 + 4000
+
+    def frames(signal):
+        return tf.constant(cut_frames(signal, 4000, 2000, 8))
+
+    def value(target, pred):
+        return float(term(LossContext(frames(pred), frames(target), cfg)))
+
+    notes = np.stack([decaying_notes_every(samples / 16000, 0.3, 0.1 + 0.05 * b, seed=b) for b in range(2)])
+    shifted = np.stack([decaying_notes_every(samples / 16000, 0.3, 0.2 + 0.03 * b, seed=5 + b) for b in range(2)])
+    rng = np.random.default_rng(2)
+    hiss = (rng.standard_normal(notes.shape) * notes.std()).astype(np.float32)
+    assert value(notes, notes) == 0.0
+    assert value(notes, 0.01 * notes) < 0.01  # gain does not matter
+    attacks_elsewhere, no_attacks = value(notes, shifted), value(notes, hiss)
+    assert 4 * attacks_elsewhere < no_attacks  # where the attacks fall does not matter; their absence does
+    # gradient steps on the hiss lower the term
+    pred = tf.Variable(cut_frames(hiss, 4000, 2000, 8))
+    start = float(term(LossContext(pred, frames(notes), cfg)))
+    for _ in range(5):
+        with tf.GradientTape() as tape:
+            loss = term(LossContext(pred, frames(notes), cfg))
+        grad = tape.gradient(loss, pred)
+        assert np.all(np.isfinite(grad.numpy()))
+        pred.assign_sub(0.5 * float(tf.math.reduce_std(pred)) * grad / tf.reduce_max(tf.abs(grad)))
+    assert float(term(LossContext(pred, frames(notes), cfg))) < start
+
+
+def test_flux_term_refuses_sequences_too_short_for_its_spectrogram_naming_the_keys():
+    with pytest.raises(ValueError, match=r"spec/flux(.|\n)*data.frame_length=32(.|\n)*free_run_steps"):
+        config_lib.validate(flux_experiment(frame_length=32, frame_hop=16))
+    config_lib.validate(flux_experiment())
+
+
 def reference_magnitude(x, fft_size, hop_length, win_length, power_floor=FLOOR):
     """The formula, literally: centred zero-padded Hann of fft_size, reflect padding, rfft."""
     pad = fft_size // 2
