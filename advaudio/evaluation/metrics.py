@@ -370,8 +370,9 @@ def dominant_frequency(
 # matter. librosa's default instead rescales each signal's envelope to its own maximum, which turns the small
 # rises of attack-free audio into onsets: white noise reads 1.4 onsets/s that way and 0.03 with this threshold;
 # 30 s of a generator trained on machine_wars.mp3, 7.3-8.6 (2.9-3.4x the music's) that way and 0.03-0.17 with it,
-# its envelope peaking at 2 units where the music's reaches 22 (README, ninth session). On real music the two
-# agree to within about 20% (asc-music's three tracks, three 30 s excerpts each).
+# its envelope peaking at 2 units where the music's reaches 22 (README, ninth session). On real music this counts
+# 0.8-1.3x what the rescaled detector counts (asc-music's three tracks, three 30 s excerpts each; a threshold of 1.0
+# would lose a soft track's onsets: 0.4x).
 ONSET_DELTA = 0.5
 # Data with fewer onsets per second than this has no rhythm to match: `onset_rate_ratio` is then undefined (the
 # default data, a drone, has about 0.03) instead of a ratio of two counts of almost nothing.
