@@ -839,12 +839,13 @@ def flux_distance(target_audio, pred_audio, sample_rate: int):
 def check_flux_config(experiment) -> list[str]:
     """Problems of a config that weights spec/flux: its sequences must span a few envelope frames."""
     from advaudio.config import frame_hop  # lazy: config loads experiment files that import this module
+    from advaudio.stitching import stitched_length
 
     if FLUX_TERM not in experiment.objective.loss_weights:
         return []
-    data, objective = experiment.data, experiment.objective
+    data, objective, gen = experiment.data, experiment.objective, experiment.generate
     steps = objective.free_run_steps if objective.regime == "free_running" else data.sequence_length
-    samples = (steps - 1) * min(frame_hop(data), data.frame_length) + data.frame_length
+    samples = stitched_length(gen.stitch, steps, data.frame_length, frame_hop(data), gen.crossfade_length)
     if samples < FLUX_FFT_SIZE + 2 * FLUX_HOP_LENGTH:
         return [
             f"objective.loss_weights has {FLUX_TERM!r}, which compares rises between spectrogram frames of "
