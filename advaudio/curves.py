@@ -3,13 +3,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 GENERATION_PREFIX = "gen/"  # the per-epoch generation check (evaluation/generation_check.py), not training
+SERIES_COLORS = {"train": "C0", "valid": "C1", "generated (check)": "C2"}  # one colour per series_label
+COLUMNS = 3  # panels per row
+PANEL_INCHES = (4.2, 3.0)  # width, height of one panel, margins included
+# Fixed margins in inches instead of tight_layout, which measured every label of every panel again on each
+# redraw (a flagship log has ~25 panels: 7.6 s per plot against 4.2 s, beside two training runs).
+MARGIN_INCHES = {"left": 0.55, "right": 0.15, "top": 0.65, "bottom": 0.45}  # top: the figure's legend
+PANEL_SPACE = {"wspace": 0.3, "hspace": 0.55}  # between panels, as fractions of a panel
+DPI = 90
 
 
 def series_label(key: str) -> str:
@@ -32,23 +37,34 @@ def plot_training_curves(rows: list[dict], path: Path) -> None:
         return
     names = sorted({k for row in rows for k in row if k != "epoch" and not k.startswith("val_")})
     names.sort(key=lambda k: (k != "loss", k))
-    cols = min(3, len(names))
+    cols = min(COLUMNS, len(names))
     nrows = -(-len(names) // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.0 * nrows), squeeze=False)
+    width, height = PANEL_INCHES[0] * cols, PANEL_INCHES[1] * nrows
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    fig.subplots_adjust(
+        left=MARGIN_INCHES["left"] / width,
+        right=1 - MARGIN_INCHES["right"] / width,
+        top=1 - MARGIN_INCHES["top"] / height,
+        bottom=MARGIN_INCHES["bottom"] / height,
+        **PANEL_SPACE,
+    )
+    axes = fig.subplots(nrows, cols, squeeze=False)
+    styles = {}  # label -> line, one figure legend for all panels (a legend per panel hid the curves)
     for ax, name in zip(axes.flat, names):
         for key, style in ((name, "-"), (f"val_{name}", "--")):
             points = [(row["epoch"] + 1, row[key]) for row in rows if key in row]
             if points:
                 xs, ys = zip(*points)
-                ax.plot(xs, ys, style, marker="o", markersize=3, label=series_label(key))
+                label = series_label(key)
+                (line,) = ax.plot(xs, ys, style, color=SERIES_COLORS[label], marker="o", markersize=3)
+                styles.setdefault(label, line)
         ax.set_title(name)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
-    fig.tight_layout()
+    fig.legend(list(styles.values()), list(styles), loc="upper center", ncols=len(styles), frameon=False)
     tmp = Path(path).with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
+    fig.savefig(tmp, dpi=DPI)
     tmp.replace(path)
