@@ -1,5 +1,5 @@
-"""Denoising GAN with input noise only: the flagship (experiments/gan_denoise.py) without its per-layer
-noise (model.layer_noise=False), i.e. the flagship of 2026-12-02 before the per-layer noise was adopted.
+"""Denoising GAN with input noise only: the ninth session's flagship (experiments/gan_no_flux.py) without its per-
+layer noise (model.layer_noise=False), i.e. the flagship of 2026-12-02 before the per-layer noise was adopted.
 
 Hypothesis: the stochastic generator's noise entering only with the input frame (16 values per frame,
 model.noise_dim) lets the upper layers average it away, so some seeds freeze into a repeated frame and the
@@ -28,7 +28,7 @@ FREE_RUN_STEPS = 8  # frames unrolled on the generator's own predictions (the lo
 
 
 def get_config() -> Experiment:
-    # The flagship's config (experiments/gan_denoise.py) with model.layer_noise off; nothing else differs.
+    # gan_no_flux's config (the flagship until the tenth session) with model.layer_noise off; nothing else differs.
     return Experiment(
         name="gan_input_noise",
         data=Data(frame_hop=FRAME_HOP),

@@ -1,5 +1,6 @@
-"""Denoising GAN whose frames agree where they overlap: the flagship (experiments/gan_denoise.py) plus the loss
-term rec/overlap, which asks every generated frame to start with what the frame before it ended with.
+"""Denoising GAN whose frames agree where they overlap: the ninth session's flagship (experiments/gan_no_flux.py)
+plus the loss term rec/overlap, which asks every generated frame to start with what the frame before it ended
+with.
 
 Hypothesis: the flagship pulses at the frame rate (hop_pulse_db 3.7-6.8 on the default data, the data's 0.14)
 because consecutive frames disagree where they overlap. Its frames overlap by half and are stitched by
@@ -37,7 +38,7 @@ FREE_RUN_STEPS = 8  # frames unrolled on the generator's own predictions (the lo
 
 
 def get_config() -> Experiment:
-    # The flagship's config (experiments/gan_denoise.py) with rec/overlap added; nothing else differs.
+    # gan_no_flux's config (the flagship until the tenth session) with rec/overlap added; nothing else differs.
     return Experiment(
         name="gan_overlap",
         data=Data(frame_hop=FRAME_HOP),

@@ -1,5 +1,6 @@
-"""Denoising GAN with both frame terms: the flagship (experiments/gan_denoise.py) plus rec/overlap (consecutive
-frames agree where they overlap) and rec/position_power (every sample position of a frame is as loud as the data's).
+"""Denoising GAN with both frame terms: the ninth session's flagship (experiments/gan_no_flux.py) plus rec/overlap
+(consecutive frames agree where they overlap) and rec/position_power (every sample position of a frame is as loud
+as the data's).
 
 Hypothesis: the pulse at the frame rate has two measured causes, one term each (README, eighth session). Each
 frame position has a loudness of its own (the frames' 40-bin power profile 0.55-1.81 of its mean, the data's flat),
@@ -40,7 +41,7 @@ FREE_RUN_STEPS = 8  # frames unrolled on the generator's own predictions (the lo
 
 
 def get_config() -> Experiment:
-    # The flagship's config (experiments/gan_denoise.py) with both frame terms added; nothing else differs.
+    # gan_no_flux's config (the flagship until the tenth session) with both frame terms added; nothing else differs.
     return Experiment(
         name="gan_overlap_power",
         data=Data(frame_hop=FRAME_HOP),

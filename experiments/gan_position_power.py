@@ -1,5 +1,6 @@
-"""Denoising GAN whose frames are not loud and quiet at fixed places: the flagship (experiments/gan_denoise.py)
-plus the loss term rec/position_power, which matches the frames' power profile within a frame to the data's.
+"""Denoising GAN whose frames are not loud and quiet at fixed places: the ninth session's flagship
+(experiments/gan_no_flux.py) plus the loss term rec/position_power, which matches the frames' power profile
+within a frame to the data's.
 
 Hypothesis: the generated sound pulses at the frame rate (hop_pulse_db 3.4-6.8 dB on the default data, the data's
 0.14-0.26) and makes 2-2.7x the data's onsets, most of them at one place of every frame, because every sample
@@ -38,7 +39,7 @@ FREE_RUN_STEPS = 8  # frames unrolled on the generator's own predictions (the lo
 
 
 def get_config() -> Experiment:
-    # The flagship's config (experiments/gan_denoise.py) with rec/position_power added; nothing else differs.
+    # gan_no_flux's config (the flagship until the tenth session) with rec/position_power added; nothing else differs.
     return Experiment(
         name="gan_position_power",
         data=Data(frame_hop=FRAME_HOP),

@@ -1,5 +1,5 @@
-"""Denoising GAN without the repeated waveform: the flagship (experiments/gan_denoise.py) plus the loss term
-rec/shared_frame, which penalises the waveform that every generated frame repeats.
+"""Denoising GAN without the repeated waveform: the ninth session's flagship (experiments/gan_no_flux.py) plus the
+loss term rec/shared_frame, which penalises the waveform that every generated frame repeats.
 
 Hypothesis: the flagship's frames are a fresh part plus one fixed waveform that every frame repeats. In its
 30 s samples that waveform holds 16-82% of the frames' power on the default data (35% on machine_wars.mp3),
@@ -36,7 +36,7 @@ FREE_RUN_STEPS = 8  # frames unrolled on the generator's own predictions (the lo
 
 
 def get_config() -> Experiment:
-    # The flagship's config (experiments/gan_denoise.py) with rec/shared_frame added; nothing else differs.
+    # gan_no_flux's config (the flagship until the tenth session) with rec/shared_frame added; nothing else differs.
     return Experiment(
         name="gan_shared_frame",
         data=Data(frame_hop=FRAME_HOP),
