@@ -38,7 +38,8 @@ Hypothesis: each part answers a failure measured on the default data (README,
   fall. Over 3 seeds on machine_wars.mp3 (README, tenth session): onset rate
   1.93x the music's, flatness 1.21x, pitch 1.04, seams 0.96, frame
   repetition 0.26, FD-inf 1.9x the real excerpt's. On the default drone,
-  which has no attacks, the term stays near 0.03.
+  which has no attacks, the term stays near 0.03 and three seeds read like
+  the old flagship's (flatness 4.1-5.6x, seams 0.86-1.53).
 The best checkpoint is chosen by the per-epoch generation check
 (gen/composite), not by val_loss. Compare with `python -m advaudio.compare`
 against mse_baseline, gan_teacher_forced, gan_free_running and
