@@ -11,7 +11,7 @@ SERIES_COLORS = {"train": "C0", "valid": "C1", "generated (check)": "C2"}  # one
 COLUMNS = 3  # panels per row
 PANEL_INCHES = (4.2, 3.0)  # width, height of one panel, margins included
 # Fixed margins in inches instead of tight_layout, which measured every label of every panel again on each
-# redraw (a flagship log has ~25 panels: 7.6 s per plot against 4.2 s, beside two training runs).
+# redraw (a flagship log has ~25 panels: 7.6 s per plot against ~3.7 s, beside two training runs).
 MARGIN_INCHES = {"left": 0.55, "right": 0.15, "top": 0.65, "bottom": 0.45}  # top: the figure's legend
 PANEL_SPACE = {"wspace": 0.3, "hspace": 0.55}  # between panels, as fractions of a panel
 DPI = 90
