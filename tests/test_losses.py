@@ -221,6 +221,78 @@ def test_flux_term_refuses_sequences_too_short_for_its_spectrogram_naming_the_ke
     config_lib.validate(flux_experiment())
 
 
+def flatness_experiment(frame_length=4000, frame_hop=2000, free_run_steps=8):
+    return config_lib.Experiment(
+        data=config_lib.Data(frame_length=frame_length, frame_hop=frame_hop),
+        objective=config_lib.Objective(loss_weights={"spec/flatness": 1.0}, regime="free_running",
+                                       free_run_steps=free_run_steps),
+    )
+
+
+def chord_over_noise(seconds, noise_level, root_hz=220.0, phase_seed=0, noise_seed=0, sample_rate=16000):
+    """A drone-like chord (three harmonic voices) over white noise of `noise_level` standard deviation."""
+    rng = np.random.default_rng(phase_seed)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    y = sum(np.sin(2 * np.pi * root_hz * ratio * k * t + rng.uniform(0, 2 * np.pi)) / k
+            for ratio in (1.0, 1.25, 1.5) for k in range(1, 5))
+    y = 0.1 * y + noise_level * np.random.default_rng(noise_seed).standard_normal(t.size)
+    return y.astype(np.float32)
+
+
+def test_log_flatness_is_the_formula_literally():
+    """Hann frames of 2048 every 512 (not centred), power, the floor 80 dB under the loudest bin, then
+    mean log - log mean; and white noise near -0.58 (exponential periodogram bins), a chord far below."""
+    y = np.stack([chord_over_noise(0.5, 0.003), chord_over_noise(0.5, 0.0, root_hz=330.0)])
+    ours = losses.log_flatness(y).numpy()
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(2048) / 2048)  # periodic Hann
+    count = 1 + (y.shape[1] - 2048) // 512
+    frames = np.stack([y[:, m * 512 : m * 512 + 2048] for m in range(count)], axis=1).astype(np.float64)
+    power = np.abs(np.fft.rfft(frames * window, axis=-1)) ** 2
+    power = np.maximum(power, power.max(axis=(1, 2), keepdims=True) * 1e-8)
+    expected = np.log(power).mean(-1) - np.log(power.mean(-1))
+    np.testing.assert_allclose(ours, expected, rtol=1e-3, atol=1e-3)
+    assert expected[1].mean() < expected[0].mean() < -4  # a clean chord is more tonal than one over noise
+    noise = np.random.default_rng(3).standard_normal((1, 16000)).astype(np.float32)
+    assert np.mean(losses.log_flatness(noise).numpy()) == pytest.approx(-0.58, abs=0.05)
+    np.testing.assert_allclose(losses.log_flatness(0.01 * y).numpy(), ours, atol=1e-3)  # gain does not matter
+
+
+def test_flatness_term_asks_a_hissing_chord_for_the_datas_tonality():
+    cfg = flatness_experiment()
+    term = LOSS_TERMS.build("spec/flatness", cfg)
+    seconds = (7 * 2000 + 4000) / 16000
+
+    def frames(signal):
+        return tf.constant(cut_frames(signal, 4000, 2000, 8))
+
+    def value(target, pred):
+        return float(term(LossContext(frames(pred), frames(target), cfg)))
+
+    data = np.stack([chord_over_noise(seconds, 0.002, phase_seed=b, noise_seed=b) for b in range(2)])
+    other_chord = np.stack([chord_over_noise(seconds, 0.002, 262.0, 5 + b, 7 + b) for b in range(2)])
+    hissing = np.stack([chord_over_noise(seconds, 0.03, phase_seed=b, noise_seed=9 + b) for b in range(2)])
+    assert value(data, data) == 0.0
+    assert value(data, 0.01 * data) < 0.01  # gain does not matter
+    same_floor, hiss = value(data, other_chord), value(data, hissing)
+    assert 5 * same_floor < hiss  # other notes over the data's floor cost little; a floor 24 dB up costs much
+    # gradient steps on the hissing chord lower the term
+    pred = tf.Variable(cut_frames(hissing, 4000, 2000, 8))
+    start = value(data, hissing)
+    for _ in range(5):
+        with tf.GradientTape() as tape:
+            loss = term(LossContext(pred, frames(data), cfg))
+        grad = tape.gradient(loss, pred)
+        assert np.all(np.isfinite(grad.numpy()))
+        pred.assign_sub(0.02 * float(tf.math.reduce_std(pred)) * grad / tf.reduce_max(tf.abs(grad)))
+    assert float(term(LossContext(pred, frames(data), cfg))) < start
+
+
+def test_flatness_term_refuses_sequences_too_short_for_its_spectrogram_naming_the_keys():
+    with pytest.raises(ValueError, match=r"spec/flatness(.|\n)*data.frame_length=128(.|\n)*free_run_steps"):
+        config_lib.validate(flatness_experiment(frame_length=128, frame_hop=64))
+    config_lib.validate(flatness_experiment())
+
+
 def reference_magnitude(x, fft_size, hop_length, win_length, power_floor=FLOOR):
     """The formula, literally: centred zero-padded Hann of fft_size, reflect padding, rfft."""
     pad = fft_size // 2
