@@ -10,6 +10,17 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests run on the CPU, GPU o
 import numpy as np
 import pytest
 
+MAX_TEST_WORKERS = 8  # each worker imports TensorFlow (~650 MB); more than 8 buys little for ~800 tests
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (pyproject.toml): one worker per core this process may use, at most MAX_TEST_WORKERS.
+
+    Most of the suite's time is single-threaded Python (tracing tf.functions, autograph), so a worker per core
+    fills the machine; os.sched_getaffinity counts the cores a container or `taskset` allows, not the host's.
+    """
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_TEST_WORKERS))
+
 
 @pytest.fixture
 def tone():
