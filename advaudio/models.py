@@ -284,17 +284,38 @@ def _lstm_backward(d_outputs, d_last_h, d_last_c, outputs, cells, saved, kernel,
     return d_proj, d_kernel, _join_rows(dh0s, 0), _join_rows(dc0s, 0)
 
 
-# XLA-compiling the forward and backward loops (inside a traced function) cut a default training
-# step's CPU time by a further ~10% in one measurement (benchmarks/training.py, --recurrence-jit), but a
-# gradient through a compiled function inside tf.cond (scheduled sampling's branch) fails in
-# TensorFlow 2.21 ("Could not find external tensor capture"), so the loops run in graph mode by default.
+# XLA-compiling the forward and backward loops cut a step of the recurrence variants (a bare
+# forward + backward + Adam step) by 7-9% on the AVX-512 CPUs measured, but not a step of the training
+# loop: on the Intel Xeon (twelfth session, benchmarks/training.py --steps 20) the loop took 115 ms with
+# them against 109 ms without (CPU time equal); on the AVX2 EPYC they were slower under load. So the
+# loops run in graph mode unless RECURRENCE_JIT is set. TensorFlow 2.21 cannot take a gradient through a
+# compiled function traced inside a `tf.cond` branch ("Could not find external tensor capture"; scheduled
+# sampling's branch), so there they run in graph mode anyway (`_inside_cond`).
 RECURRENCE_JIT = False
 _COMPILED: dict = {}
 
 
+def _inside_cond() -> bool:
+    """Whether the graph being traced is (inside) a `tf.cond` branch."""
+    from tensorflow.python.ops import control_flow_v2_func_graphs as branches
+
+    graph = tf.compat.v1.get_default_graph()
+    while graph is not None:
+        if isinstance(graph, branches.CondBranchFuncGraph):
+            return True
+        graph = getattr(graph, "outer_graph", None)
+    return False
+
+
+def recurrence_jit() -> bool:
+    """Whether the recurrence loops traced now are XLA-compiled: with `RECURRENCE_JIT`, outside eager mode and
+    outside `tf.cond` branches."""
+    return RECURRENCE_JIT and not tf.executing_eagerly() and not _inside_cond()
+
+
 def _compiled(fn):
-    """`fn` XLA-compiled when `RECURRENCE_JIT` and tracing a graph; else `fn` itself."""
-    if not RECURRENCE_JIT or tf.executing_eagerly():
+    """`fn` XLA-compiled when `recurrence_jit()`; else `fn` itself."""
+    if not recurrence_jit():
         return fn
     if fn not in _COMPILED:
         _COMPILED[fn] = tf.function(fn, jit_compile=True)

@@ -13,11 +13,13 @@ rounds, as wall-clock and as process CPU time):
     mse_baseline model: ms/step, audio samples/s, GFLOP/s and the share of the
     ceiling, and the speed ratio (goal >= 1.8x; share goal >= 60%); and the
     same loop with `keras.optimizers.Adam` in place of its FusedAdam;
+    and the same loop with its recurrence loops XLA-compiled
+    (`models.RECURRENCE_JIT`, off by default);
   - the recurrence variants behind that choice (one forward, backward and
     Adam step each): Keras' layers, the fused input projection with the
-    hand-written backward loop (the default; the batch's rows in
+    hand-written backward loop in graph mode (the batch's rows in
     `models.ROW_GROUPS` groups, and in one group), with TensorFlow's autodiff of
-    the loop, with `tf.scan`, and with the loops XLA-compiled;
+    the loop, with `tf.scan`, and with the hand-written loops XLA-compiled;
   - the free-running training step of experiments/gan_free_running.py's
     unroll (true prefix, then `free_run_steps` frames on the model's own
     predictions; forward, backward, Adam): today's code (Keras layers,
@@ -157,9 +159,10 @@ def keras_fit_row(cfg, steps: int, jit_compile="auto"):
     return lambda: model.fit(batches(cfg), steps_per_epoch=steps, epochs=1, verbose=0)
 
 
-def advaudio_row(cfg, steps: int, keras_adam: bool = False):
+def advaudio_row(cfg, steps: int, keras_adam: bool = False, recurrence_jit: bool = False):
     """advaudio's training loop; `keras_adam`: with `keras.optimizers.Adam` in place of the trainer's
-    `FusedAdam` (the same arithmetic, five element-wise ops per weight instead of one fused kernel)."""
+    `FusedAdam` (the same arithmetic, five element-wise ops per weight instead of one fused kernel);
+    `recurrence_jit`: `models.RECURRENCE_JIT` while the step is traced."""
     keras.utils.set_random_seed(0)
     trainer = build_trainer(cfg, build_generator(cfg.model, cfg.data))
     if keras_adam:
@@ -167,7 +170,11 @@ def advaudio_row(cfg, steps: int, keras_adam: bool = False):
             learning_rate=cfg.train.learning_rate, beta_1=cfg.train.beta_1, beta_2=cfg.train.beta_2)
         trainer.generator_optimizer.build(trainer.generator.trainable_variables)
     loop = training.Loop(trainer, tf.distribute.get_strategy())
-    loop.fit(lambda e: batches(cfg), None, epochs=1, steps_per_epoch=3, verbose=0)  # trace + warm up
+    saved, models.RECURRENCE_JIT = models.RECURRENCE_JIT, recurrence_jit
+    try:
+        loop.fit(lambda e: batches(cfg), None, epochs=1, steps_per_epoch=3, verbose=0)  # trace + warm up
+    finally:
+        models.RECURRENCE_JIT = saved
     return lambda: loop.fit(lambda e: batches(cfg), None, epochs=1, steps_per_epoch=steps, verbose=0)
 
 
@@ -306,6 +313,7 @@ def main(argv=None) -> dict:
         rows["plain Keras Model.fit, jit_compile=False"] = (keras_fit_row(cfg, args.steps, jit_compile=False), args.steps)
         rows["advaudio training loop"] = (advaudio_row(cfg, args.steps), args.steps)
         rows["advaudio training loop, Keras' Adam"] = (advaudio_row(cfg, args.steps, keras_adam=True), args.steps)
+        rows["advaudio training loop, XLA loops"] = (advaudio_row(cfg, args.steps, recurrence_jit=True), args.steps)
     if "variants" in args.rows:
         for variant in VARIANTS:
             rows[f"variant: {variant}"] = (variant_row(cfg, variant), 1)
@@ -366,6 +374,12 @@ def main(argv=None) -> dict:
         print(f"{'':58s} FusedAdam's gain: the loop is {gain:.2f}x as fast as with Keras' Adam (wall), "
               f"{timer.median(name, True) / timer.median('advaudio training loop', True):.2f}x (CPU time)")
         results["fused_adam_gain"] = gain
+        name = "advaudio training loop, XLA loops"
+        show(name)
+        gain = timer.median("advaudio training loop") / timer.median(name)
+        print(f"{'':58s} with the recurrence loops XLA-compiled (models.RECURRENCE_JIT) the loop is {gain:.2f}x as fast "
+              f"(wall), {timer.median('advaudio training loop', True) / timer.median(name, True):.2f}x (CPU time)")
+        results["recurrence_jit_gain"] = gain
     if "variants" in args.rows:
         print("\nrecurrence variants (forward + backward + Adam step of the default model):")
         base = "variant: Keras layers"

@@ -138,6 +138,58 @@ def test_fused_recurrence_equals_keras_layers_in_float64(float64, monkeypatch, c
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-12, atol=1e-12)
 
 
+def test_recurrence_loops_compile_only_outside_cond_branches(monkeypatch):
+    """RECURRENCE_JIT compiles the loops traced in a graph, not eagerly and not inside a `tf.cond` branch."""
+    monkeypatch.setattr(models, "RECURRENCE_JIT", True)
+    seen = {}
+
+    @tf.function
+    def traced(x):
+        seen["graph"] = models.recurrence_jit()
+
+        def branch():
+            seen["cond"] = models.recurrence_jit()
+            return x
+
+        return tf.cond(x > 0, branch, lambda: -x)
+
+    traced(tf.constant(1.0))
+    assert seen == {"graph": True, "cond": False}
+    assert not models.recurrence_jit()  # eager
+
+
+@pytest.mark.parametrize("regime", ["teacher_forcing", "scheduled_sampling"])
+@pytest.mark.slow
+def test_a_traced_training_step_with_compiled_loops_equals_graph_mode(float64, monkeypatch, regime):
+    """The compiled loops in a traced training step: teacher forcing uses them; scheduled sampling's `tf.cond`
+    (which TensorFlow 2.21 cannot differentiate through a compiled function) falls back and still trains."""
+    from advaudio import config as config_lib
+    from advaudio.objectives import build_trainer
+
+    cfg = config_lib.Experiment()
+    cfg.data.frame_length, cfg.data.sequence_length, cfg.data.batch_size = 8, 5, 2
+    cfg.model.units, cfg.objective.regime = 4, regime
+    cfg.objective.sampling_probability, cfg.objective.sampling_schedule = 0.0, "constant"
+    frames = np.random.default_rng(3).normal(size=(2, 6, 8))
+    batch = (tf.constant(frames[:, :-1]), tf.constant(frames[:, 1:]))
+    keras.utils.set_random_seed(0)
+    weights = models.build_generator(cfg.model, cfg.data).get_weights()
+    results = {}
+    for jit in (False, True):
+        monkeypatch.setattr(models, "RECURRENCE_JIT", jit)
+        monkeypatch.setattr(models, "_COMPILED", {})
+        generator = models.build_generator(cfg.model, cfg.data)
+        generator.set_weights(weights)
+        trainer = build_trainer(cfg, generator)
+        logs = tf.function(trainer.train_step)(batch)
+        results[jit] = float(logs["loss"]), generator.get_weights(), set(models._COMPILED)
+    assert results[False][2] == set()
+    assert results[True][2] == ({models._gru_forward, models._gru_backward} if regime == "teacher_forcing" else set())
+    assert results[True][0] == pytest.approx(results[False][0], rel=1e-12)
+    for a, b in zip(results[False][1], results[True][1]):
+        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 @pytest.mark.slow
 def test_row_groups_change_nothing_whatever_the_batch(float64, monkeypatch, cell):
