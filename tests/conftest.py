@@ -3,9 +3,17 @@
 Markers and warning filters live in pyproject.toml ([tool.pytest.ini_options]).
 """
 import os
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests run on the CPU, GPU or not
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # librosa's numba functions cache their machine code next to librosa (cache=True). Workers compiling the same
+    # function at once in a fresh venv interleave numba's index and code files, and every later load segfaults
+    # (a fresh-clone CI run, twelfth session); a cache folder per worker (set before numba is imported, and
+    # inherited by the worker's subprocesses) keeps each cache written by one process at a time.
+    os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(
+        tempfile.gettempdir(), f"advaudio-tests-numba-{os.environ['PYTEST_XDIST_WORKER']}"))
 
 import numpy as np
 import pytest

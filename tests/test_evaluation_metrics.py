@@ -1,5 +1,7 @@
 """Tests of advaudio.evaluation.metrics on signals whose answer is known."""
 import json
+import os
+import tempfile
 
 import numpy as np
 import pytest
@@ -396,3 +398,17 @@ def test_evaluate_run_errors_name_the_path_and_the_fix(tmp_path):
     write_wav(tmp_path / "samples" / "sample_000.wav", noise())
     with pytest.raises(metrics.RunFolderError, match="test.wav nor valid.wav"):
         metrics.evaluate_run(tmp_path)
+
+
+def test_each_test_worker_caches_librosa_s_numba_code_in_its_own_folder():
+    """Under pytest-xdist (tests/conftest.py) numba writes its cache to the worker's folder, not next to librosa
+    where workers compiling at once corrupt it; onset detection (numba-compiled peak picking) then works."""
+    import numba
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is not None:
+        assert numba.config.CACHE_DIR == os.path.join(tempfile.gettempdir(), f"advaudio-tests-numba-{worker}")
+    tone = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000).astype(np.float32)
+    clicks = np.zeros(16000, np.float32)
+    clicks[::4000] = 1.0
+    assert metrics.onset_rate(tone + clicks, 16000) > metrics.onset_rate(tone, 16000)
