@@ -41,6 +41,7 @@ GAN_ROWS = {
     "gan_denoise": "experiments/gan_denoise.py",
     "gan_no_flux": "experiments/gan_no_flux.py",
     "gan_flatness": "experiments/gan_flatness.py",
+    "gan_bin_levels": "experiments/gan_bin_levels.py",
     "gan_input_noise": "experiments/gan_input_noise.py",
     "gan_teacher_forced": "experiments/gan_teacher_forced.py",
     "gan_free_running": "experiments/gan_free_running.py",
