@@ -286,8 +286,8 @@ def _lstm_backward(d_outputs, d_last_h, d_last_c, outputs, cells, saved, kernel,
 
 # XLA-compiling the forward and backward loops cut a step of the recurrence variants (a bare
 # forward + backward + Adam step) by 7-9% on the AVX-512 CPUs measured, but not a step of the training
-# loop: on the Intel Xeon (twelfth session, benchmarks/training.py --steps 20) the loop took 115 ms with
-# them against 109 ms without (CPU time equal); on the AVX2 EPYC they were slower under load. So the
+# loop: on the Intel Xeon (twelfth session, benchmarks/training.py --steps 20) the loop took 115-118 ms with
+# them against 109-113 ms without (CPU time within 4%); on the AVX2 EPYC they were slower under load. So the
 # loops run in graph mode unless RECURRENCE_JIT is set. TensorFlow 2.21 cannot take a gradient through a
 # compiled function traced inside a `tf.cond` branch ("Could not find external tensor capture"; scheduled
 # sampling's branch), so there they run in graph mode anyway (`_inside_cond`).
