@@ -139,12 +139,36 @@ def test_overlap_term_refuses_frames_that_do_not_overlap_naming_the_key_and_fix(
     config_lib.validate(overlap_experiment(free_run_steps=1, regime="teacher_forcing"))  # steps of a whole sequence
 
 
-def flux_experiment(frame_length=4000, frame_hop=2000, free_run_steps=8):
+def term_experiment(term, frame_length=4000, frame_hop=2000, free_run_steps=8):
+    """An experiment weighting only `term`, free running `free_run_steps` frames (the spec/* terms' tests)."""
     return config_lib.Experiment(
         data=config_lib.Data(frame_length=frame_length, frame_hop=frame_hop),
-        objective=config_lib.Objective(loss_weights={"spec/flux": 1.0}, regime="free_running",
+        objective=config_lib.Objective(loss_weights={term: 1.0}, regime="free_running",
                                        free_run_steps=free_run_steps),
     )
+
+
+def descend(term, cfg, start_frames, target_frames, step, iterations=5):
+    """`iterations` gradient steps of `term` on `start_frames` toward `target_frames`, each moving the sample of
+    largest gradient by `step` x the prediction's std (every gradient finite); returns the term's final value."""
+    pred = tf.Variable(start_frames)
+    for _ in range(iterations):
+        with tf.GradientTape() as tape:
+            loss = term(LossContext(pred, target_frames, cfg))
+        grad = tape.gradient(loss, pred)
+        assert np.all(np.isfinite(grad.numpy()))
+        pred.assign_sub(step * float(tf.math.reduce_std(pred)) * grad / tf.reduce_max(tf.abs(grad)))
+    return float(term(LossContext(pred, target_frames, cfg)))
+
+
+def reference_floored_power(y):
+    """The flatness spectrogram, literally (numpy, float64): periodic-Hann frames of 2048 every 512, not centred,
+    power, floored 80 dB under each sequence's loudest bin: `[batch, samples]` -> `[batch, frames, bins]`."""
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(2048) / 2048)  # periodic Hann
+    count = 1 + (y.shape[1] - 2048) // 512
+    frames = np.stack([y[:, m * 512 : m * 512 + 2048] for m in range(count)], axis=1).astype(np.float64)
+    power = np.abs(np.fft.rfft(frames * window, axis=-1)) ** 2
+    return np.maximum(power, power.max(axis=(1, 2), keepdims=True) * 1e-8)
 
 
 def decaying_notes_every(seconds, period, start, sample_rate=16000, seed=0):
@@ -185,7 +209,7 @@ def test_sorted_distance_by_hand():
 
 
 def test_flux_term_asks_attack_free_output_for_the_datas_attacks():
-    cfg = flux_experiment()
+    cfg = term_experiment("spec/flux")
     term = LOSS_TERMS.build("spec/flux", cfg)
     samples = 7 * 2000 + 4000
 
@@ -204,29 +228,13 @@ def test_flux_term_asks_attack_free_output_for_the_datas_attacks():
     attacks_elsewhere, no_attacks = value(notes, shifted), value(notes, hiss)
     assert 4 * attacks_elsewhere < no_attacks  # where the attacks fall does not matter; their absence does
     # gradient steps on the hiss lower the term
-    pred = tf.Variable(cut_frames(hiss, 4000, 2000, 8))
-    start = float(term(LossContext(pred, frames(notes), cfg)))
-    for _ in range(5):
-        with tf.GradientTape() as tape:
-            loss = term(LossContext(pred, frames(notes), cfg))
-        grad = tape.gradient(loss, pred)
-        assert np.all(np.isfinite(grad.numpy()))
-        pred.assign_sub(0.5 * float(tf.math.reduce_std(pred)) * grad / tf.reduce_max(tf.abs(grad)))
-    assert float(term(LossContext(pred, frames(notes), cfg))) < start
+    assert descend(term, cfg, cut_frames(hiss, 4000, 2000, 8), frames(notes), 0.5) < value(notes, hiss)
 
 
 def test_flux_term_refuses_sequences_too_short_for_its_spectrogram_naming_the_keys():
     with pytest.raises(ValueError, match=r"spec/flux(.|\n)*data.frame_length=32(.|\n)*free_run_steps"):
-        config_lib.validate(flux_experiment(frame_length=32, frame_hop=16))
-    config_lib.validate(flux_experiment())
-
-
-def flatness_experiment(frame_length=4000, frame_hop=2000, free_run_steps=8):
-    return config_lib.Experiment(
-        data=config_lib.Data(frame_length=frame_length, frame_hop=frame_hop),
-        objective=config_lib.Objective(loss_weights={"spec/flatness": 1.0}, regime="free_running",
-                                       free_run_steps=free_run_steps),
-    )
+        config_lib.validate(term_experiment("spec/flux", frame_length=32, frame_hop=16))
+    config_lib.validate(term_experiment("spec/flux"))
 
 
 def chord_over_noise(seconds, noise_level, root_hz=220.0, phase_seed=0, noise_seed=0, sample_rate=16000):
@@ -244,11 +252,7 @@ def test_log_flatness_is_the_formula_literally():
     mean log - log mean; and white noise near -0.58 (exponential periodogram bins), a chord far below."""
     y = np.stack([chord_over_noise(0.5, 0.003), chord_over_noise(0.5, 0.0, root_hz=330.0)])
     ours = losses.log_flatness(y).numpy()
-    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(2048) / 2048)  # periodic Hann
-    count = 1 + (y.shape[1] - 2048) // 512
-    frames = np.stack([y[:, m * 512 : m * 512 + 2048] for m in range(count)], axis=1).astype(np.float64)
-    power = np.abs(np.fft.rfft(frames * window, axis=-1)) ** 2
-    power = np.maximum(power, power.max(axis=(1, 2), keepdims=True) * 1e-8)
+    power = reference_floored_power(y)
     expected = np.log(power).mean(-1) - np.log(power.mean(-1))
     np.testing.assert_allclose(ours, expected, rtol=1e-3, atol=1e-3)
     assert expected[1].mean() < expected[0].mean() < -4  # a clean chord is more tonal than one over noise
@@ -258,7 +262,7 @@ def test_log_flatness_is_the_formula_literally():
 
 
 def test_flatness_term_asks_a_hissing_chord_for_the_datas_tonality():
-    cfg = flatness_experiment()
+    cfg = term_experiment("spec/flatness")
     term = LOSS_TERMS.build("spec/flatness", cfg)
     seconds = (7 * 2000 + 4000) / 16000
 
@@ -276,29 +280,13 @@ def test_flatness_term_asks_a_hissing_chord_for_the_datas_tonality():
     same_floor, hiss = value(data, other_chord), value(data, hissing)
     assert 5 * same_floor < hiss  # other notes over the data's floor cost little; a floor 24 dB up costs much
     # gradient steps on the hissing chord lower the term
-    pred = tf.Variable(cut_frames(hissing, 4000, 2000, 8))
-    start = value(data, hissing)
-    for _ in range(5):
-        with tf.GradientTape() as tape:
-            loss = term(LossContext(pred, frames(data), cfg))
-        grad = tape.gradient(loss, pred)
-        assert np.all(np.isfinite(grad.numpy()))
-        pred.assign_sub(0.02 * float(tf.math.reduce_std(pred)) * grad / tf.reduce_max(tf.abs(grad)))
-    assert float(term(LossContext(pred, frames(data), cfg))) < start
+    assert descend(term, cfg, cut_frames(hissing, 4000, 2000, 8), frames(data), 0.02) < value(data, hissing)
 
 
 def test_flatness_term_refuses_sequences_too_short_for_its_spectrogram_naming_the_keys():
     with pytest.raises(ValueError, match=r"spec/flatness(.|\n)*data.frame_length=128(.|\n)*free_run_steps"):
-        config_lib.validate(flatness_experiment(frame_length=128, frame_hop=64))
-    config_lib.validate(flatness_experiment())
-
-
-def bin_levels_experiment(frame_length=4000, frame_hop=2000, free_run_steps=8):
-    return config_lib.Experiment(
-        data=config_lib.Data(frame_length=frame_length, frame_hop=frame_hop),
-        objective=config_lib.Objective(loss_weights={"spec/bin_levels": 1.0}, regime="free_running",
-                                       free_run_steps=free_run_steps),
-    )
+        config_lib.validate(term_experiment("spec/flatness", frame_length=128, frame_hop=64))
+    config_lib.validate(term_experiment("spec/flatness"))
 
 
 def partials(seconds, bins, phase_seed=0, noise_level=0.0, jitter_hz=0.0, noise_seed=0, sample_rate=16000):
@@ -320,13 +308,9 @@ def test_bin_levels_distance_is_the_formula_literally():
     rng = np.random.default_rng(5)
     target = np.stack([chord_over_noise(0.4, 0.003, phase_seed=b) for b in range(2)])
     pred = (0.7 * target + 0.01 * rng.standard_normal(target.shape)).astype(np.float32)
-    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(2048) / 2048)  # periodic Hann
 
     def sorted_levels(y):
-        count = 1 + (y.shape[1] - 2048) // 512
-        frames = np.stack([y[:, m * 512 : m * 512 + 2048] for m in range(count)], axis=1).astype(np.float64)
-        power = np.abs(np.fft.rfft(frames * window, axis=-1)) ** 2
-        power = np.maximum(power, power.max(axis=(1, 2), keepdims=True) * 1e-8)
+        power = reference_floored_power(y)
         return np.sort(np.log(power).reshape(-1, power.shape[-1]), axis=0)  # [batch * frames, bins]
 
     expected = np.mean(np.abs(sorted_levels(target) - sorted_levels(pred)))
@@ -335,7 +319,7 @@ def test_bin_levels_distance_is_the_formula_literally():
 
 
 def test_bin_levels_term_prices_smeared_partials_not_their_phases():
-    cfg = bin_levels_experiment()
+    cfg = term_experiment("spec/bin_levels")
     term = LOSS_TERMS.build("spec/bin_levels", cfg)
     seconds = (7 * 2000 + 4000) / 16000
     notes = (14, 18, 21, 28, 36, 42)  # 109-328 Hz, on bins, at least 3 bins apart
@@ -357,21 +341,13 @@ def test_bin_levels_term_prices_smeared_partials_not_their_phases():
     # bins ill-conditioned: with a floor 54 dB under the partials instead of 34 these steps stall.)
     smeared = np.stack([partials(seconds, notes, b, noise_level=1e-3, jitter_hz=15.0, noise_seed=9 + b)
                         for b in range(2)])
-    start = value(data, smeared)
-    pred = tf.Variable(cut_frames(smeared, 4000, 2000, 8))
-    for _ in range(5):
-        with tf.GradientTape() as tape:
-            loss = term(LossContext(pred, frames(data), cfg))
-        grad = tape.gradient(loss, pred)
-        assert np.all(np.isfinite(grad.numpy()))
-        pred.assign_sub(0.005 * float(tf.math.reduce_std(pred)) * grad / tf.reduce_max(tf.abs(grad)))
-    assert float(term(LossContext(pred, frames(data), cfg))) < 0.8 * start
+    assert descend(term, cfg, cut_frames(smeared, 4000, 2000, 8), frames(data), 0.005) < 0.8 * value(data, smeared)
 
 
 def test_bin_levels_term_refuses_sequences_too_short_for_its_spectrogram_naming_the_keys():
     with pytest.raises(ValueError, match=r"spec/bin_levels(.|\n)*data.frame_length=128(.|\n)*free_run_steps"):
-        config_lib.validate(bin_levels_experiment(frame_length=128, frame_hop=64))
-    config_lib.validate(bin_levels_experiment())
+        config_lib.validate(term_experiment("spec/bin_levels", frame_length=128, frame_hop=64))
+    config_lib.validate(term_experiment("spec/bin_levels"))
 
 
 def reference_magnitude(x, fft_size, hop_length, win_length, power_floor=FLOOR):
