@@ -236,7 +236,7 @@ def test_fused_recurrence_float32_within_accumulation_error(cell):
 def test_the_gpu_check_picks_keras_layers(frames, monkeypatch):
     """With a GPU visible, "auto" runs Keras' own layers (cuDNN); without, the fused path."""
     calls = {"fused": 0, "keras": 0}
-    fused_recurrence = models.recurrence
+    fused_recurrence = models.time_major_recurrence
     keras_call = keras.layers.GRU.call
 
     def spy_fused(*args):
@@ -247,7 +247,7 @@ def test_the_gpu_check_picks_keras_layers(frames, monkeypatch):
         calls["keras"] += 1
         return keras_call(self, *args, **kwargs)
 
-    monkeypatch.setattr(models, "recurrence", spy_fused)
+    monkeypatch.setattr(models, "time_major_recurrence", spy_fused)
     monkeypatch.setattr(keras.layers.GRU, "call", spy_keras)
     model = FrameGRU(frame_length=FRAME, units=4, layers=2)
     monkeypatch.setattr(models, "gpu_visible", lambda: True)
@@ -300,3 +300,20 @@ def test_weights_keep_the_keras_layout_and_names():
         "gru_1/gru_cell/kernel", "gru_1/gru_cell/recurrent_kernel", "gru_1/gru_cell/bias",
         "head/kernel", "head/bias",
     ]
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_the_fused_stack_runs_time_major_between_its_layers(skip):
+    """A 3-layer stack transposes its first projection in and its top output out; the layers in
+    between hand each other time-major tensors (with skip connections every layer's output is also
+    transposed out for the head). The same model on Keras' layers gives the same predictions."""
+    keras.utils.set_random_seed(0)
+    model = FrameGRU(frame_length=FRAME, units=4, layers=3, skip_connections=skip, recurrence="fused")
+    frames = tf.random.normal((3, 5, FRAME))
+    graph = tf.function(lambda x: model(x)).get_concrete_function(frames).graph
+    transposes = [op for op in graph.get_operations() if op.type == "Transpose"]
+    assert len(transposes) == (1 + 3 if skip else 2)
+    plain = FrameGRU(frame_length=FRAME, units=4, layers=3, skip_connections=skip, recurrence="keras")
+    plain.build((None, None, FRAME))
+    plain.set_weights(model.get_weights())
+    np.testing.assert_allclose(model(frames).numpy(), plain(frames).numpy(), rtol=1e-5, atol=1e-5)
