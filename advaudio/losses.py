@@ -171,6 +171,80 @@ def rec_overlap_term(experiment):
 LOSS_TERMS.register(OVERLAP_TERM, rec_overlap_term, check=check_overlap_config)
 
 
+PERIODICITY_TERM = "rec/hop_periodicity"
+
+
+def hop_periodicity_share(audio, frame_hop: int):
+    """Each sequence's share of its power in the waveform its hops repeat: `[batch, samples]` -> `[batch]`.
+
+        h_k   = audio[:, k * frame_hop : (k + 1) * frame_hop]     the K whole hops
+        m     = mean_k h_k
+        share = sum(m^2) / mean_k sum(h_k^2)
+
+    1 when every hop is the same waveform, ~1/K for noise, lower for steady
+    tones whose frequency is off the grid of sample_rate / frame_hop (their
+    phase turns from hop to hop). `metrics.hop_periodicity` is the same
+    measure in windows of `metrics.PERIODICITY_HOPS` hops.
+    """
+    hops = tf.shape(audio)[-1] // frame_hop
+    h = tf.reshape(audio[:, : hops * frame_hop], tf.stack([tf.shape(audio)[0], hops, frame_hop]))
+    mean = tf.reduce_mean(h, axis=1)
+    power = tf.reduce_mean(tf.reduce_sum(tf.square(h), axis=-1), axis=1)
+    return tf.reduce_sum(tf.square(mean), axis=-1) / (power + _FRAME_POWER_EPS)
+
+
+def hop_periodicity_excess(y_true, y_pred, frame_hop: int):
+    """How much more of the output's power than of the data's repeats every hop: `[batch, samples]` each ->
+    scalar, max(0, mean share(y_pred) - mean share(y_true)) over the batch (`hop_periodicity_share`).
+
+    A frame model fed its own output finds a frame that continues itself the
+    easiest: tones on the grid of sample_rate / frame_hop Hz (8 Hz at 16 kHz
+    and a hop of 2000) need no phase carried from frame to frame. Its 30 s
+    generations put 30-80% of their power there (in windows of 8 hops) where
+    the data puts 5-19%, and every strong partial sits on a multiple of 8 Hz:
+    the pitch is off, a comb fills the valleys between the data's partials and
+    the frames pulse. The magnitude spectrograms of the spec/* terms cannot
+    tell 120 Hz from 123.5 Hz at their resolutions; this term prices the grid
+    itself, and only the output's excess over the data's (a tone on the grid
+    by chance is the data's to keep). Scale-free.
+    """
+    excess = tf.reduce_mean(hop_periodicity_share(y_pred, frame_hop)) - tf.reduce_mean(
+        hop_periodicity_share(y_true, frame_hop))
+    return tf.nn.relu(excess)
+
+
+def check_periodicity_config(experiment) -> list[str]:
+    """Problems of a config that weights rec/hop_periodicity: the stitched sequences must span two hops."""
+    from advaudio.config import frame_hop  # lazy: config loads experiment files that import this module
+    from advaudio.stitching import stitched_length
+
+    if PERIODICITY_TERM not in experiment.objective.loss_weights:
+        return []
+    data, objective, gen = experiment.data, experiment.objective, experiment.generate
+    steps = objective.free_run_steps if objective.regime == "free_running" else data.sequence_length
+    hop = frame_hop(data)
+    samples = stitched_length(gen.stitch, steps, data.frame_length, hop, gen.crossfade_length)
+    if samples < 2 * hop:
+        return [
+            f"objective.loss_weights has {PERIODICITY_TERM!r}, which compares the hops of {hop} samples of a "
+            f"stitched sequence, but the sequences it sees are {samples} samples ({steps} frames of "
+            f"{data.frame_length}); use more frames (objective.free_run_steps / data.sequence_length) or remove "
+            f"{PERIODICITY_TERM!r}"
+        ]
+    return []
+
+
+def rec_hop_periodicity_term(experiment):
+    """`hop_periodicity_excess` of the stitched predicted waveforms over the target's (the regime's frames)."""
+    from advaudio.config import frame_hop  # lazy, as above
+
+    hop = frame_hop(experiment.data)
+    return lambda ctx: hop_periodicity_excess(ctx.target_audio, ctx.pred_audio, hop)
+
+
+LOSS_TERMS.register(PERIODICITY_TERM, rec_hop_periodicity_term, check=check_periodicity_config)
+
+
 # --------------------------------------------------------------------------
 # Multi-resolution STFT loss (Parallel WaveGAN, Yamamoto et al. 2020).
 # --------------------------------------------------------------------------

@@ -288,6 +288,29 @@ def test_hop_pulse_reads_a_tremolo_at_the_hop_and_not_steady_noise():
     assert metrics.hop_pulse(SILENCE, 400) is None
 
 
+def test_hop_periodicity_reads_a_waveform_repeated_every_hop_and_tones_on_the_hop_grid():
+    hop, seconds = 2000, 12.0  # 96 hops: 12 windows of 8
+    t = np.arange(int(seconds * SR)) / SR
+
+    def chord(freqs, seed):
+        phases = np.random.default_rng(seed).uniform(0, 2 * np.pi, len(freqs))
+        return sum(np.sin(2 * np.pi * f * t + p) for f, p in zip(freqs, phases)) + 0.01 * noise(seconds, seed=seed)
+
+    frozen = np.tile(noise(hop / SR, seed=20), int(seconds * SR) // hop)
+    assert metrics.hop_periodicity(frozen, hop) == pytest.approx(1.0)
+    assert 0.08 < metrics.hop_periodicity(noise(seconds, seed=21), hop) < 0.17  # ~1/8 for noise
+    # Partials on multiples of SR / hop = 8 Hz repeat every hop; the same chord 3 Hz off the grid does not.
+    assert metrics.hop_periodicity(chord((120.0, 184.0, 248.0), seed=22), hop) > 0.95
+    assert metrics.hop_periodicity(chord((123.5, 185.0, 246.9), seed=22), hop) < 0.2
+    # scale-free, and the hop matters: the on-grid chord is not periodic in hops of 2741 samples
+    assert metrics.hop_periodicity(0.01 * frozen, hop) == pytest.approx(1.0)
+    assert metrics.hop_periodicity(chord((120.0, 184.0, 248.0), seed=22), 2741) < 0.3
+    windows = metrics.hop_periodicity_windows(frozen, hop)
+    assert windows.shape == (12,)
+    assert metrics.hop_periodicity(frozen[: 8 * hop - 1], hop) is None  # shorter than one window
+    assert metrics.hop_periodicity(np.zeros(10 * hop), hop) is None
+
+
 def decaying_notes(starts, seconds=20.0, sample_rate=16000, seed=0):
     """Plucked notes (sine with a 60 ms decay) at sample positions `starts`, over faint noise."""
     rng = np.random.default_rng(seed)

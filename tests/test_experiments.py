@@ -126,7 +126,7 @@ GAN_KEYS = ("adv/gen", "adv/feat", "d/loss", "d/acc_real", "d/acc_fake", "d/acc_
 
 
 GEN_KEYS = ("gen/frame_repetition", "gen/seam_ratio", "gen/flatness_ratio", "gen/pitch_ratio", "gen/onset_rate_ratio",
-            "gen/mr_stft", "gen/kid_mfcc", "gen/level_drift_db", "gen/hop_pulse_db", "gen/composite")
+            "gen/mr_stft", "gen/kid_mfcc", "gen/level_drift_db", "gen/hop_pulse_db", "gen/hop_periodicity", "gen/composite")
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)

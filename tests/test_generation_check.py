@@ -109,6 +109,16 @@ def test_hop_pulse_reads_a_frame_rate_pulse_and_is_no_composite_term(scorer):
     assert generation_check.badness("gen/hop_pulse_db", 2.0) < generation_check.badness("gen/hop_pulse_db", 5.0)
 
 
+def test_hop_periodicity_reads_a_frozen_frame_and_is_no_composite_term(scorer):
+    real = music(3.0, seed=2)
+    frozen = np.tile(real[:FRAME], real.size // FRAME)
+    steady, looped = scorer.score(real[None]), scorer.score(frozen[None])
+    assert steady["hop_periodicity"] == pytest.approx(metrics.hop_periodicity(real, FRAME))
+    assert steady["hop_periodicity"] < 0.5 and looped["hop_periodicity"] == pytest.approx(1.0)
+    assert "hop_periodicity" not in generation_check.COMPOSITE_TOLERANCES
+    assert generation_check.badness("gen/hop_periodicity", 0.2) < generation_check.badness("gen/hop_periodicity", 0.6)
+
+
 def test_the_cached_mr_stft_is_the_metric_of_compare(scorer):
     audio = music(2.0, seed=3)
     assert scorer._mr_stft(audio) == pytest.approx(metrics.mr_stft_distance(audio, scorer.reference)["mr_stft"])
@@ -143,7 +153,7 @@ def test_the_check_generates_through_the_generation_module_and_logs_every_gen_ke
     logged = check.run(generator)
     assert set(logged) == {f"gen/{k}" for k in ("frame_repetition", "seam_ratio", "flatness_ratio", "pitch_ratio",
                                                  "onset_rate_ratio", "mr_stft", "kid_mfcc", "level_drift_db", "hop_pulse_db",
-                                                 "composite")}
+                                                 "hop_periodicity", "composite")}
     assert set(logged) <= set(generation_check.DIRECTIONS)
     # The same seeds and rollout as the end-of-run samples: advaudio.synthesis from the valid split's seeds.
     span = synthesis.seed_span(2, FRAME, FRAME)

@@ -289,6 +289,57 @@ def test_flatness_term_refuses_sequences_too_short_for_its_spectrogram_naming_th
     config_lib.validate(term_experiment("spec/flatness"))
 
 
+def tones(seconds, freqs, phase_seed=0, noise_level=1e-3, sample_rate=16000):
+    """Equal sines at `freqs` Hz with random phases over white noise: `[samples]` float32."""
+    rng = np.random.default_rng(phase_seed)
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    y = sum(np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi)) for f in freqs) / len(freqs)
+    return (0.3 * y + noise_level * rng.standard_normal(t.size)).astype(np.float32)
+
+
+DRONE_HZ = (123.5, 185.0, 246.9, 370.0)  # off the 8 Hz grid of a 16 kHz signal cut every 2000 samples
+ON_GRID_HZ = (120.0, 184.0, 248.0, 368.0)  # the same partials moved to the nearest multiples of 8 Hz
+
+
+def test_hop_periodicity_share_is_the_formula_literally():
+    rng = np.random.default_rng(3)
+    audio = rng.standard_normal((3, 5 * 40 + 17)).astype(np.float32)  # 5 whole hops of 40 and a remainder
+    hops = audio[:, : 5 * 40].reshape(3, 5, 40).astype(np.float64)
+    expected = np.sum(hops.mean(axis=1) ** 2, axis=-1) / np.mean(np.sum(hops ** 2, axis=-1), axis=1)
+    np.testing.assert_allclose(losses.hop_periodicity_share(audio, 40).numpy(), expected, rtol=1e-5)
+    frozen = np.tile(audio[:, :40], (1, 6))
+    np.testing.assert_allclose(losses.hop_periodicity_share(frozen, 40).numpy(), 1.0, rtol=1e-5)
+
+
+def test_hop_periodicity_term_prices_tones_on_the_frame_grid_and_not_the_datas_own():
+    cfg = term_experiment(losses.PERIODICITY_TERM)
+    term = LOSS_TERMS.build(losses.PERIODICITY_TERM, cfg)
+    seconds = (7 * 2000 + 4000) / 16000
+
+    def frames(signal):
+        return tf.constant(cut_frames(signal, 4000, 2000, 8))
+
+    def value(target, pred):
+        return float(term(LossContext(frames(pred), frames(target), cfg)))
+
+    data = np.stack([tones(seconds, DRONE_HZ, phase_seed=b) for b in range(2)])
+    other_phases = np.stack([tones(seconds, DRONE_HZ, phase_seed=10 + b) for b in range(2)])
+    on_grid = np.stack([tones(seconds, ON_GRID_HZ, phase_seed=b) for b in range(2)])
+    share = losses.hop_periodicity_share
+    assert float(tf.reduce_max(share(data, 2000))) < 0.2 and float(tf.reduce_min(share(on_grid, 2000))) > 0.95
+    assert value(data, data) == 0.0 and value(data, other_phases) == 0.0  # only an excess over the data's counts
+    assert value(data, on_grid) > 0.8  # within 3 Hz of the data's partials, but every hop the same waveform
+    assert value(data, 0.01 * on_grid) == pytest.approx(value(data, on_grid), rel=1e-4)  # scale-free
+    # gradient steps on the on-grid tones lower the term
+    assert descend(term, cfg, cut_frames(on_grid, 4000, 2000, 8), frames(data), 0.5) < 0.8 * value(data, on_grid)
+
+
+def test_hop_periodicity_term_refuses_sequences_shorter_than_two_hops_naming_the_keys():
+    with pytest.raises(ValueError, match=r"rec/hop_periodicity(.|\n)*1 frames of 4000(.|\n)*free_run_steps"):
+        config_lib.validate(term_experiment(losses.PERIODICITY_TERM, frame_hop=4000, free_run_steps=1))
+    config_lib.validate(term_experiment(losses.PERIODICITY_TERM, frame_hop=4000, free_run_steps=2))
+
+
 def partials(seconds, bins, phase_seed=0, noise_level=0.0, jitter_hz=0.0, noise_seed=0, sample_rate=16000):
     """Sines exactly on the flatness spectrogram's bins (`bins` x 16000 / 2048 Hz), random phases, over white noise;
     `jitter_hz`: each partial's frequency wobbles by that much at 3-7 Hz (its energy spread into the valleys)."""

@@ -32,6 +32,7 @@ DIRECTIONS: dict[str, str] = {
     "gen/kid_mfcc": "lower",
     "gen/level_drift_db": "zero",
     "gen/hop_pulse_db": "lower",
+    "gen/hop_periodicity": "lower",
     "gen/composite": "lower",
 }
 BEST_BY_CHOICES: tuple[str, ...] = tuple(DIRECTIONS)
@@ -128,14 +129,15 @@ class GenerationScorer:
 
         Returns:
             {frame_repetition, frame_repetition_data, seam_ratio, flatness_ratio, pitch_ratio,
-            onset_rate_ratio, mr_stft, kid_mfcc, level_drift_db, hop_pulse_db, composite}; None where undefined.
-            hop_pulse_db (`metrics.hop_pulse`: pulsing at the frame rate) is logged for the curves and for
+            onset_rate_ratio, mr_stft, kid_mfcc, level_drift_db, hop_pulse_db, hop_periodicity, composite}; None
+            where undefined. hop_pulse_db (`metrics.hop_pulse`: pulsing at the frame rate) and hop_periodicity
+            (`metrics.hop_periodicity`: a waveform repeated every hop) are logged for the curves and for
             `train.best_by`, not in the composite, whose terms are issue 13's targets.
         """
         audio = np.atleast_2d(np.asarray(audio, dtype=np.float64))
         per_signal: dict[str, list] = {k: [] for k in (
             "frame_repetition", "seam_ratio", "flatness_ratio", "pitch_ratio", "onset_rate_ratio", "mr_stft",
-            "level_drift_db", "hop_pulse_db")}
+            "level_drift_db", "hop_pulse_db", "hop_periodicity")}
         features = []
         for signal in audio:
             per_signal["frame_repetition"].append(metrics.frame_repetition(signal, self.frame_length, self.frame_hop))
@@ -148,6 +150,7 @@ class GenerationScorer:
             # Level drift: loudness of the first quarter minus the last (dB; 0 = steady), as loudness_drop_db.
             per_signal["level_drift_db"].append(metrics.loudness_drop(signal))
             per_signal["hop_pulse_db"].append(metrics.hop_pulse(signal, self.frame_hop))
+            per_signal["hop_periodicity"].append(metrics.hop_periodicity(signal, self.frame_hop))
             frames = metrics.mfcc_delta_features(metrics._loudness_matched(signal, self.reference), self.sample_rate)
             if frames is not None:
                 features.append(frames)

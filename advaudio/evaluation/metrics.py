@@ -56,6 +56,8 @@ METRIC_KEYS: tuple[str, ...] = (
     "hop_pulse_data_db",
     "onset_locking",
     "onset_locking_data",
+    "hop_periodicity",
+    "hop_periodicity_data",
 )
 
 
@@ -827,6 +829,47 @@ def hop_pulse(audio: np.ndarray, frame_hop: int, bins: int = PULSE_BINS) -> floa
     return float(10.0 * np.log10(profile.max() / profile.min()))
 
 
+# Hops per window of `hop_periodicity`: as many as a free-running training rollout of 8 frames of 4000 every
+# 2000 samples spans (the loss term `rec/hop_periodicity` reads the same windows), so ~1/8 for noise.
+PERIODICITY_HOPS = 8
+
+
+def hop_periodicity_windows(audio: np.ndarray, frame_hop: int, hops: int = PERIODICITY_HOPS) -> np.ndarray | None:
+    """`hop_periodicity` of each window: `[samples]` -> `[windows]`, or None (fewer than `hops` hops; silence)."""
+    audio = _as_mono(audio)
+    windows = audio.size // (hops * frame_hop)
+    if windows < 1 or hops < 2:
+        return None
+    h = audio[: windows * hops * frame_hop].reshape(windows, hops, frame_hop)
+    power = np.mean(np.sum(h * h, axis=-1), axis=-1)
+    keep = power > _POWER_EPS * frame_hop
+    if not keep.any():
+        return None
+    mean = h[keep].mean(axis=1)
+    return np.sum(mean * mean, axis=-1) / power[keep]
+
+
+def hop_periodicity(audio: np.ndarray, frame_hop: int, hops: int = PERIODICITY_HOPS) -> float | None:
+    """The share of the power in a waveform that repeats exactly every frame hop.
+
+    The signal is cut into consecutive windows of `hops` hops of `frame_hop`
+    samples; in each window, with h_k its hops and m their mean waveform,
+
+        share = sum(m^2) / mean_k sum(h_k^2)
+
+    and the result is the mean share over windows. 1 when every hop is the
+    same waveform (a frozen frame; or tones whose frequencies are all
+    multiples of sample_rate / frame_hop, which a frame model fed its own
+    output falls into: such a tone continues from frame to frame with no
+    phase to carry); ~1/hops for noise; lower for steady tones off that grid
+    (their phase turns from hop to hop and the mean cancels). Music whose
+    tones sit on the grid by chance reads higher: compare with the data's
+    own value. None when the audio is shorter than one window or silent.
+    """
+    shares = hop_periodicity_windows(audio, frame_hop, hops)
+    return None if shares is None else float(np.mean(shares))
+
+
 # Onset detector frame for `onset_locking`, in samples: fine enough that an onset's place within a hop of 2000 is
 # known to within about 1/16 of it (a coarser frame blurs the phases and lowers the reading).
 LOCKING_HOP_LENGTH = 128
@@ -924,6 +967,8 @@ def evaluate_audio(
     row["hop_pulse_data_db"] = hop_pulse(reference, frame_hop)
     row["onset_locking"] = onset_locking(generated, sample_rate, frame_hop)
     row["onset_locking_data"] = onset_locking(reference, sample_rate, frame_hop)
+    row["hop_periodicity"] = hop_periodicity(generated, frame_hop)
+    row["hop_periodicity_data"] = hop_periodicity(reference, frame_hop)
     assert tuple(row) == METRIC_KEYS, "METRIC_KEYS and evaluate_audio disagree"
     return row
 

@@ -35,8 +35,8 @@ CSV_COLUMNS: tuple[str, ...] = ("run", "seeds", "samples") + tuple(
 )
 # Panels of the spread plot: the headline distribution metrics, then the collapse and speed checks.
 SPREAD_METRICS: tuple[str, ...] = metrics.DISTRIBUTION_METRICS + (
-    "frame_repetition", "seam_ratio", "hop_pulse_db", "flatness_ratio", "pitch_ratio", "onset_rate_ratio",
-    "onset_locking",
+    "frame_repetition", "seam_ratio", "hop_pulse_db", "hop_periodicity", "flatness_ratio", "pitch_ratio",
+    "onset_rate_ratio", "onset_locking",
 )
 # Spectrogram of the plots, in samples.
 SPECTROGRAM_FFT_SIZE = 1024
@@ -78,6 +78,9 @@ METRIC_HELP = {
     "onset_locking": "onsets at one place of the frame grid: vector strength of their phase in the hop (1 = all at "
     "one place, ~1/sqrt(onsets) for music)",
     "onset_locking_data": "the same measure on the data (a beat locked to the hop reads high too)",
+    "hop_periodicity": "share of the power in a waveform repeated exactly every frame hop, in windows of 8 hops "
+    "(1 = frozen; ~0.125 noise; tones on the grid of sample_rate / hop Hz read high)",
+    "hop_periodicity_data": "the same measure on the data",
 }
 
 
