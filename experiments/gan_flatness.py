@@ -9,10 +9,12 @@ generation temperature does not lower it (the floor is learned). The MR-STFT dis
 the flatness metric's 2048-sample frames) of the output's frames and the data's, compared as sorted values, so a
 tonal sound asks for tonal frames and music with noisy drums keeps its noisy frames. Everything else is the
 flagship's, so a compare against gan_denoise runs isolates the term.
-Measured (README, eleventh and twelfth sessions): on the default data, two seeds: flatness 1.66x and 1.44x the
-data's (the flagship's three seeds 4.1-5.6x), frame repetition -0.02 and 0.71, seams 1.28 and 0.86, KID/FD-inf as far
-from real audio as the flagship's; on machine_wars.mp3, one seed: like the flagship (flatness 0.92, seams 1.00,
-pitch 1.05, onset rate 1.85) but more repetition (0.45 against 0.26) and pulse.
+Measured (README, eleventh to thirteenth sessions; three seeds per data set, means and 95% intervals): on the
+default data, flatness 1.71 +- 0.73x the data's (seeds 1.66, 1.44, 2.02; the flagship's 4.94 +- 1.90), seams 1.05,
+frame repetition 0.41 (-0.02, 0.71, 0.55), KID 3.13 and FD-inf 1963 (the flagship's 2.75 and 1519); on
+machine_wars.mp3, flatness 0.93, pitch 0.97 (1.05, 1.05, 0.80), onset rate 1.80, but seams 1.69 (one seed 2.86),
+repetition 0.46 and pulse 8.3 dB, each worse than the flagship's (0.96, 0.26, 7.3 dB). It fixes the drone's hiss
+and costs seams and repetition on music, so it is a comparison, not the flagship.
 
 Run: python -m advaudio.run experiments/gan_flatness.py
 Smoke: python -m advaudio.run experiments/gan_flatness.py --smoke
