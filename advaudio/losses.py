@@ -200,7 +200,7 @@ def hop_periodicity_excess(y_true, y_pred, frame_hop: int):
     A frame model fed its own output finds a frame that continues itself the
     easiest: tones on the grid of sample_rate / frame_hop Hz (8 Hz at 16 kHz
     and a hop of 2000) need no phase carried from frame to frame. Its 30 s
-    generations put 30-80% of their power there (in windows of 8 hops) where
+    generations put 30-84% of their power there (in windows of 8 hops) where
     the data puts 5-19%, and every strong partial sits on a multiple of 8 Hz:
     the pitch is off, a comb fills the valleys between the data's partials and
     the frames pulse. The magnitude spectrograms of the spec/* terms cannot
@@ -216,14 +216,12 @@ def hop_periodicity_excess(y_true, y_pred, frame_hop: int):
 def check_periodicity_config(experiment) -> list[str]:
     """Problems of a config that weights rec/hop_periodicity: the stitched sequences must span two hops."""
     from advaudio.config import frame_hop  # lazy: config loads experiment files that import this module
-    from advaudio.stitching import stitched_length
 
     if PERIODICITY_TERM not in experiment.objective.loss_weights:
         return []
-    data, objective, gen = experiment.data, experiment.objective, experiment.generate
-    steps = objective.free_run_steps if objective.regime == "free_running" else data.sequence_length
+    data = experiment.data
     hop = frame_hop(data)
-    samples = stitched_length(gen.stitch, steps, data.frame_length, hop, gen.crossfade_length)
+    steps, samples = _stitched_sequence(experiment)
     if samples < 2 * hop:
         return [
             f"objective.loss_weights has {PERIODICITY_TERM!r}, which compares the hops of {hop} samples of a "
@@ -910,17 +908,24 @@ def flux_distance(target_audio, pred_audio, sample_rate: int):
     return sorted_distance(onset_strength(target_audio, sample_rate), onset_strength(pred_audio, sample_rate))
 
 
-def _check_spectrogram_span(experiment, term: str, what: str, fft_size: int, hop_length: int) -> list[str]:
-    """Problems of a config that weights `term`, a term on the stitched sequences' spectrogram frames of
-    `fft_size` samples every `hop_length`: its sequences must span the first frame and two hops more."""
+def _stitched_sequence(experiment) -> tuple[int, int]:
+    """(frames, samples) of the stitched sequences the regime's loss terms see: the free-running rollout's
+    frames, else the whole sequence's, stitched with the experiment's method."""
     from advaudio.config import frame_hop  # lazy: config loads experiment files that import this module
     from advaudio.stitching import stitched_length
 
-    if term not in experiment.objective.loss_weights:
-        return []
     data, objective, gen = experiment.data, experiment.objective, experiment.generate
     steps = objective.free_run_steps if objective.regime == "free_running" else data.sequence_length
-    samples = stitched_length(gen.stitch, steps, data.frame_length, frame_hop(data), gen.crossfade_length)
+    return steps, stitched_length(gen.stitch, steps, data.frame_length, frame_hop(data), gen.crossfade_length)
+
+
+def _check_spectrogram_span(experiment, term: str, what: str, fft_size: int, hop_length: int) -> list[str]:
+    """Problems of a config that weights `term`, a term on the stitched sequences' spectrogram frames of
+    `fft_size` samples every `hop_length`: its sequences must span the first frame and two hops more."""
+    if term not in experiment.objective.loss_weights:
+        return []
+    data = experiment.data
+    steps, samples = _stitched_sequence(experiment)
     if samples < fft_size + 2 * hop_length:
         return [
             f"objective.loss_weights has {term!r}, which compares {what} spectrogram frames of "

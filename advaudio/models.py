@@ -650,10 +650,10 @@ class FrameGRU(keras.Model):
         input_noise, layer_noise = self.split_noise(noise)
         x = self._noisy_input(frames, input_noise)
         features = [frames] if self.skip_connections else []
-        final_states = []
-        k = self.states_per_layer
         if self.uses_fused_recurrence():
             return self._fused_features(x, features, initial_states, layer_noise)
+        final_states = []
+        k = self.states_per_layer
         for i, layer in enumerate(self.recurrent_layers):
             init = None if initial_states is None else list(initial_states[i * k : (i + 1) * k])
             out = layer(x, initial_state=init, training=training)

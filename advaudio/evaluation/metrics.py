@@ -829,8 +829,8 @@ def hop_pulse(audio: np.ndarray, frame_hop: int, bins: int = PULSE_BINS) -> floa
     return float(10.0 * np.log10(profile.max() / profile.min()))
 
 
-# Hops per window of `hop_periodicity`: as many as a free-running training rollout of 8 frames of 4000 every
-# 2000 samples spans (the loss term `rec/hop_periodicity` reads the same windows), so ~1/8 for noise.
+# Hops per window of `hop_periodicity`: about as many as a free-running training rollout of 8 frames of 4000
+# every 2000 samples spans (9 hops, all of which the loss term `rec/hop_periodicity` reads), so ~1/8 for noise.
 PERIODICITY_HOPS = 8
 
 
