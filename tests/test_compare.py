@@ -113,7 +113,7 @@ def test_compare_writes_every_output(compared):
     status, out, progress = compared
     assert status == 0
     for name in ("metrics.md", "metrics.csv", "samples.csv", "spectrograms.png", "learning_curves.png", "loudness.png",
-                 "spread.png", "ranking.md", "report.html"):
+                 "spread.png", "ranking.md", "targets.md", "report.html"):
         assert (out / name).stat().st_size > 0, name
     assert "[1/2] scoring" in progress and "[2/2] scoring" in progress and "real baseline" in progress
 
@@ -165,6 +165,22 @@ def test_report_is_self_contained_with_players_plots_and_table(compared, runs):
     assert "One seed, so no interval" in page and "train split" in page
     assert set(report.METRIC_HELP) == set(metrics.METRIC_KEYS)  # every column is explained
     assert page.count("<td>sample_000.wav</td>") == 2 and page.count("<td>sample_001.wav</td>") == 1
+
+
+@pytest.mark.slow
+def test_targets_table_judges_each_group_and_real_audio(compared):
+    """targets.md and the report's Targets table: the clicking sawtooth misses the seam target by its known
+    ratio; the real excerpt (music against music) meets it; a column per group and one for real."""
+    _, out, _ = compared
+    lines = (out / "targets.md").read_text().splitlines()
+    assert lines[0] == "| target | mse | spectral | real |"
+    seams = next(line for line in lines if line.startswith("| seam ratio <= 1.2 |")).split(" | ")
+    assert seams[2] == f"{FRAME_HOP - 1} (0/1 seeds)"  # the sawtooth: jumps of a whole period at every seam
+    assert seams[3].startswith("**")  # real music against real music: no clicks
+    assert next(line for line in lines if line.startswith("| never falls silent |")).count("**never**") == 3
+    assert lines[lines.index(next(l for l in lines if l.startswith("| **targets met**")))].count(" of ") == 5
+    page = (out / "report.html").read_text()
+    assert "<h2>Targets</h2>" in page and "#f6d6d6" in page and "#d8f0d8" in page
 
 
 def test_learning_curves_use_loss_val_loss_and_shared_terms(runs):
@@ -281,6 +297,18 @@ def test_runs_differing_only_in_seed_are_grouped_with_a_t_interval(seeded):
     page = (out / "report.html").read_text()
     assert "(3 seeds: 0, 1, 2)" in page and "One seed, so no interval" in page and "mse (config 2)" in page
     assert (out / "spread.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_targets_of_a_seed_group_count_the_seeds_that_meet_them(seeded):
+    _, out, _, _ = seeded
+    lines = (out / "targets.md").read_text().splitlines()
+    header = lines[0].split(" | ")
+    assert header[1] == "mse" and "mse/20260102-120000 (seed 1)" in header and header[-1] == "real |"
+    silence = next(line for line in lines if line.startswith("| never falls silent |")).split(" | ")
+    assert silence[1] == "**never** (3/3 seeds)" and silence[header.index("mse/20260102-120000 (seed 1)")] == "**never**"
+    drift = next(line for line in lines if line.startswith("| loudness drift")).split(" | ")
+    assert drift[1].startswith("**") and drift[1].endswith("(3/3 seeds)")  # steady tones: no drift in any seed
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 import soundfile as sf
 
-from advaudio.evaluation import metrics
+from advaudio.evaluation import metrics, targets
 
 REAL_LABEL = "real"
 TABLE_COLUMNS: tuple[str, ...] = ("run", "seeds", "samples") + metrics.METRIC_KEYS
@@ -354,6 +354,46 @@ def table_rows(groups: list[Group], real: dict | None, per_run: bool = False) ->
     return rows
 
 
+def target_columns(groups: list[Group], real: dict | None, per_run: bool = False) -> list[tuple[str, dict]]:
+    """The columns of the targets table (`targets.markdown`): each group judged on its mean over seeds, with
+    the seeds that meet each target; then (`per_run`) each run; then the real excerpt, judged like a run."""
+    columns = [(row["run"], targets.judge_group(row, [summarize(run.rows) for run in group.runs], real))
+               for group, row in zip(groups, group_rows(groups))]
+    if per_run:
+        columns += [(f"{run.label} (seed {run_seed(run)})", targets.judge_run(summarize(run.rows), real))
+                    for group in groups for run in group.runs]
+    if real is not None:
+        columns.append((REAL_LABEL, targets.judge_run(real, real)))
+    return columns
+
+
+TARGETS_NOTE = (
+    "Issue #13's targets, judged on each run's mean over its samples and on each group's mean over seeds "
+    "(k/n seeds: the seeds that meet it); bold: met; n/a: undefined on this data (e.g. the onset-rate ratio of "
+    "data without rhythm) or without a real row. The MFCC edges are 3x the real excerpt's value. The loudness "
+    "targets are judged over the samples' length; issue #13 asks for 120 s (python -m advaudio.generate RUN "
+    "--seconds 120 --out RUN/samples-120s, then compare RUN/samples-120s). A target the real excerpt itself "
+    "misses (the dominant-pitch ratio of chords, for one) cannot rank generators on this data."
+)
+
+
+def targets_html(columns: list[tuple[str, dict]]) -> str:
+    """The targets table as HTML: met cells green, missed red, undefined grey."""
+    colours = {True: "#d8f0d8", False: "#f6d6d6", None: "#eeeeee"}
+    head = "<th>target</th>" + "".join(f"<th>{html.escape(label)}</th>" for label, _ in columns)
+    body = []
+    for target in targets.TARGETS:
+        cells = []
+        for _, verdicts in columns:
+            verdict = verdicts[target.metric]
+            text = targets.cell_text(target, verdict).replace("**", "")
+            cells.append(f'<td style="background:{colours[verdict.met]}">{html.escape(text)}</td>')
+        body.append(f"<tr><td>{html.escape(target.label)}</td>{''.join(cells)}</tr>")
+    totals = "".join(f"<td><b>{targets.count_met(v)[0]} of {targets.count_met(v)[1]}</b></td>" for _, v in columns)
+    body.append(f"<tr><td><b>targets met</b></td>{totals}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
 def ranking_rows(ranked: dict[str, dict[str, float | None]]) -> list[dict]:
     """Per known failure: each distribution metric's score and whether real audio scores lower (ranks it)."""
     real = ranked[REAL_LABEL]
@@ -646,6 +686,7 @@ def write_report(
     notes: dict[str, str] | None = None,
     ranking: str | None = None,
     groups: list[Group] | None = None,
+    target_table: list[tuple[str, dict]] | None = None,
 ) -> None:
     """One self-contained HTML file: audio as base64 WAV, plots as base64 PNG, the table.
 
@@ -653,6 +694,7 @@ def write_report(
         notes: {"reference": ..., "real": ...}: what the samples and the real row were scored against.
         ranking: the Markdown of `ranking_markdown`, shown as a table of which metric ranks which failure.
         groups: the seed groups (`group_runs`), listed with their seeds.
+        target_table: the columns of `target_columns`, shown as issue #13's targets table.
     """
     notes = notes or {}
     groups = groups or [Group(label=run.label, runs=[run]) for run in runs]
@@ -682,6 +724,8 @@ def write_report(
         *(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in METRIC_HELP.items()),
         "</dl></details>",
     ]
+    if target_table:
+        parts += ["<h2>Targets</h2>", f"<p>{html.escape(TARGETS_NOTE)}</p>", targets_html(target_table)]
     if ranking:
         table = [line for line in ranking.splitlines() if line.startswith("|") and not line.startswith("|---")]
         cells = [[c.strip() for c in line.strip("|").split("|")] for line in table]
@@ -740,6 +784,7 @@ def compare(
     Returns:
         {"markdown", "csv", "samples_csv", "spectrograms", "loudness", "spread",
         "learning_curves" (when any run has log.csv), "ranking" (with `real`),
+        "targets" (issue #13's targets per group, run and the real excerpt: `targets.md`),
         "report"}: the files written.
 
     Raises:
@@ -796,6 +841,9 @@ def compare(
     if ranking is not None:
         files["ranking"] = out / "ranking.md"
         files["ranking"].write_text(ranking)
+    target_table = target_columns(groups, real_scores, per_run=per_run)
+    files["targets"] = out / "targets.md"
+    files["targets"].write_text(targets.markdown(target_table, note=TARGETS_NOTE))
 
     say("plotting")
     firsts = [(f"{run.label}: {metrics.sample_paths(run.path)[0].name}", metrics.read_audio(metrics.sample_paths(run.path)[0])[0]) for run in runs]
@@ -823,7 +871,8 @@ def compare(
     if excerpt is not None:
         players[REAL_LABEL] = [("unseen excerpt", excerpt[:limit])]
     files["report"] = out / "report.html"
-    write_report(files["report"], runs, rows, plots, players, sample_rate, notes=notes, ranking=ranking, groups=groups)
+    write_report(files["report"], runs, rows, plots, players, sample_rate, notes=notes, ranking=ranking, groups=groups,
+                 target_table=target_table)
     say(f"wrote {', '.join(str(p) for p in files.values())}")
     return files
 
