@@ -178,7 +178,7 @@ def test_targets_table_judges_each_group_and_real_audio(compared):
     assert seams[2] == f"{FRAME_HOP - 1} (0/1 seeds)"  # the sawtooth: jumps of a whole period at every seam
     assert seams[3].startswith("**")  # real music against real music: no clicks
     assert next(line for line in lines if line.startswith("| never falls silent |")).count("**never**") == 3
-    assert lines[lines.index(next(l for l in lines if l.startswith("| **targets met**")))].count(" of ") == 5
+    assert next(l for l in lines if l.startswith("| **targets met**")).count(" of ") == 5
     page = (out / "report.html").read_text()
     assert "<h2>Targets</h2>" in page and "#f6d6d6" in page and "#d8f0d8" in page
 

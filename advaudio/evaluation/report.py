@@ -360,8 +360,8 @@ def target_columns(groups: list[Group], real: dict | None, per_run: bool = False
     columns = [(row["run"], targets.judge_group(row, [summarize(run.rows) for run in group.runs], real))
                for group, row in zip(groups, group_rows(groups))]
     if per_run:
-        columns += [(f"{run.label} (seed {run_seed(run)})", targets.judge_run(summarize(run.rows), real))
-                    for group in groups for run in group.runs]
+        columns += [(row["run"], targets.judge_run(row, real))
+                    for row in run_rows([run for group in groups for run in group.runs])]
     if real is not None:
         columns.append((REAL_LABEL, targets.judge_run(real, real)))
     return columns
@@ -386,10 +386,10 @@ def targets_html(columns: list[tuple[str, dict]]) -> str:
         cells = []
         for _, verdicts in columns:
             verdict = verdicts[target.metric]
-            text = targets.cell_text(target, verdict).replace("**", "")
+            text = targets.cell_text(target, verdict, emphasis="")
             cells.append(f'<td style="background:{colours[verdict.met]}">{html.escape(text)}</td>')
         body.append(f"<tr><td>{html.escape(target.label)}</td>{''.join(cells)}</tr>")
-    totals = "".join(f"<td><b>{targets.count_met(v)[0]} of {targets.count_met(v)[1]}</b></td>" for _, v in columns)
+    totals = "".join("<td><b>{} of {}</b></td>".format(*targets.count_met(v)) for _, v in columns)
     body.append(f"<tr><td><b>targets met</b></td>{totals}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 

@@ -125,8 +125,9 @@ def _format(value: float | None) -> str:
     return f"{value:.2f}" if abs(value) >= 0.1 else f"{value:.2g}"
 
 
-def cell_text(target: Target, verdict: Verdict) -> str:
-    """A table cell: the value (bold when met), "n/a" when it cannot be judged, and k/n seeds for a group."""
+def cell_text(target: Target, verdict: Verdict, emphasis: str = "**") -> str:
+    """A table cell: the value (between `emphasis` marks when met: Markdown bold by default, none for HTML,
+    which colours the cell instead), "n/a" when it cannot be judged, and k/n seeds for a group."""
     if target.absent:
         text = "never" if verdict.value is None or not math.isfinite(verdict.value) else f"at {verdict.value:.1f} s"
     elif verdict.met is None:
@@ -134,7 +135,7 @@ def cell_text(target: Target, verdict: Verdict) -> str:
     else:
         text = _format(verdict.value)
     if verdict.met:
-        text = f"**{text}**"
+        text = f"{emphasis}{text}{emphasis}"
     if verdict.seeds_judged:
         text += f" ({verdict.seeds_met}/{verdict.seeds_judged} seeds)"
     return text
