@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from copy import deepcopy
 from pathlib import Path
 
@@ -248,6 +249,30 @@ def test_runs_without_a_fingerprint_fall_back_to_the_data_source(tmp_path):
     assert len(warnings) == 1 and str(tmp_path / "b") in warnings[0] and "no data.json fingerprint" in warnings[0]
     with pytest.raises(report.CompareError, match=r"different data sources \('default' vs 'music/';"):
         report.check_compatible([run("a", "default"), run("b", "music/")])
+
+
+def test_seed_band_ignores_missing_seeds_and_leaves_epochs_nobody_logged_blank():
+    # Epoch 1: both seeds; epoch 2: seed 0 only; epoch 3: neither (a term undefined on this data).
+    stacked = np.array([[1.0, 4.0, np.nan], [3.0, np.nan, np.nan]])
+    mean, lowest, highest = report.seed_band(stacked)
+    np.testing.assert_array_equal(mean[:2], [2.0, 4.0])
+    np.testing.assert_array_equal(lowest[:2], [1.0, 4.0])
+    np.testing.assert_array_equal(highest[:2], [3.0, 4.0])
+    assert np.isnan(mean[2]) and np.isnan(lowest[2]) and np.isnan(highest[2])
+
+
+def test_curves_of_a_term_no_seed_defines_plot_without_warnings(tmp_path):
+    # gen/onset_rate_ratio is NaN in every epoch on a drone: the panel stays empty, numpy says nothing.
+    logs = [{"epoch": [1, 2], "loss": [1.0, 0.5], "gen/onset_rate_ratio": [float("nan")] * 2},
+            {"epoch": [1, 2], "loss": [0.8, 0.4], "gen/onset_rate_ratio": [float("nan")] * 2}]
+    runs = [report.Run(path=tmp_path / f"r{i}", label=f"r{i}", config={}, data={}, sample_rate=16000, fingerprint=None,
+                       log=log)
+            for i, log in enumerate(logs)]
+    group = report.Group(label="g", runs=runs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert report.plot_compared_curves(runs, tmp_path / "curves.png", groups=[group])
+    assert (tmp_path / "curves.png").stat().st_size > 0
 
 
 def test_mean_interval_by_hand():

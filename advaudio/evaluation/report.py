@@ -546,6 +546,23 @@ def _panel_grid(plt, count: int):
     return fig, axes
 
 
+def seed_band(stacked: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, lowest and highest over seeds of finite values, per epoch; NaN where no seed has one.
+
+    Args:
+        stacked: [seeds, epochs] one curve per seed, NaN where a seed logged no value.
+    Returns:
+        Three [epochs] arrays.
+    """
+    finite = np.isfinite(stacked)
+    count = finite.sum(axis=0)
+    seen = count > 0
+    mean = np.where(seen, np.where(finite, stacked, 0.0).sum(axis=0) / np.maximum(count, 1), np.nan)
+    lowest = np.where(seen, np.where(finite, stacked, np.inf).min(axis=0), np.nan)
+    highest = np.where(seen, np.where(finite, stacked, -np.inf).max(axis=0), np.nan)
+    return mean, lowest, highest
+
+
 def plot_compared_curves(runs: list[Run], path: Path, groups: list[Group] | None = None) -> bool:
     """Overlays the log.csv terms, one panel per term; False when no run has a log.
 
@@ -566,13 +583,15 @@ def plot_compared_curves(runs: list[Run], path: Path, groups: list[Group] | None
                 continue
             length = min(c.size for c in curves)  # seeds still running have fewer epochs
             stacked = np.stack([c[:length] for c in curves])
+            if not np.isfinite(stacked).any():  # a term undefined on this data (e.g. onsets of a drone)
+                continue
             source = next(run for run in members if run.log.get(term))
             epochs = np.asarray(source.log.get("epoch", np.arange(1, length + 1)), dtype=float)[:length]
-            line = ax.plot(epochs, np.nanmean(stacked, axis=0), marker="o", markersize=3,
+            mean, lowest, highest = seed_band(stacked)
+            line = ax.plot(epochs, mean, marker="o", markersize=3,
                            label=f"{label} ({len(curves)} seeds)" if len(curves) > 1 else label)
             if len(curves) > 1:
-                ax.fill_between(epochs, np.nanmin(stacked, axis=0), np.nanmax(stacked, axis=0),
-                                color=line[0].get_color(), alpha=0.2, linewidth=0)
+                ax.fill_between(epochs, lowest, highest, color=line[0].get_color(), alpha=0.2, linewidth=0)
             plotted.append(stacked[np.isfinite(stacked)])
         finite = np.concatenate(plotted) if plotted else np.array([])
         # A log axis only helps when a positive curve spans more than a decade.
