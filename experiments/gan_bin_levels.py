@@ -11,9 +11,10 @@ the mean over the bins of the flatness metric's spectrogram (2048 samples, hop 5
 between that bin's log power over all frames of the data and over all frames of the output: a frequency the data
 keeps at its floor asks for the floor, one the data fills now and then (a drum's band) asks for that spread.
 Everything else is the flagship's, so a compare against gan_denoise runs isolates the term.
-Measured (README, thirteenth session), one seed on the default data: FD-inf 1579 and KID 2.88, within the
-flagship's spread (1519 +- 333, 2.75 +- 1.24): the MFCC gap is not closed. Flatness 3.15x, seams 0.81, frame
-repetition 0.57, pulse 2.7 dB. The thirteenth session's diagnosis says why: the energy between the partials is a
+Measured (README, sixteenth session), three seeds on the default data: FD-inf 1221 +- 807 and KID 2.00 +- 2.04,
+the lowest FD-inf mean of the three-seed GAN recipes but with an interval that covers theirs; one seed of three
+(FD-inf 943, KID 1.24) is inside both MFCC targets, the others sit where the flagship's seeds do (1519 +- 333):
+the MFCC gap is not closed. Seams 0.81-1.00 in every seed; flatness 2.98-5.55x and frame repetition 0.47 +- 0.99. The thirteenth session's diagnosis says why: the energy between the partials is a
 comb of lines 8 Hz apart (tones on the frame grid), finer than this term's 7.8 Hz bins can resolve.
 
 Run: python -m advaudio.run experiments/gan_bin_levels.py
