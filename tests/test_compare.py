@@ -275,6 +275,33 @@ def test_curves_of_a_term_no_seed_defines_plot_without_warnings(tmp_path):
     assert (tmp_path / "curves.png").stat().st_size > 0
 
 
+def test_grid_note_flags_a_reference_that_beats_in_whole_hops_and_only_that():
+    sr, hop = 16000, 2000
+    rng = np.random.default_rng(5)
+    t = np.arange(int(0.2 * sr)) / sr
+    note = np.sin(2 * np.pi * 440 * t) * np.exp(-t / 0.06)
+
+    def beats(period, seconds=20.0):
+        audio = 0.01 * rng.standard_normal(int(seconds * sr))
+        for start in range(500, audio.size - note.size, period):
+            audio[start:start + note.size] += note
+        return audio
+
+    on_grid = report.grid_note(beats(8000), sr, hop)  # 120 BPM: 4 hops a beat
+    assert on_grid is not None and "2000-sample frame hop" in on_grid
+    assert float(re.search(r"([\d.]+) BPM\), ([\d.]+) hops", on_grid).group(2)) == pytest.approx(4.0, abs=0.02)
+    assert report.grid_note(beats(9600), sr, hop) is None  # 100 BPM: 4.8 hops, the onsets' phases spread
+    assert report.grid_note(sine(220, 5.0), sr, hop) is None  # no onsets: nothing to lock
+
+
+def test_compare_writes_the_grid_caveat_into_the_table_and_report(tmp_path):
+    run = make_run(tmp_path, "mse", [sine(440)])
+    write_wav(run / "reference" / "train.wav", music(8.0))  # notes every 8000 samples: 40 hops of FRAME_HOP
+    files = report.compare([run], tmp_path / "out", real=False)
+    assert f"lock to the {FRAME_HOP}-sample frame hop" in files["markdown"].read_text()
+    assert "Frame grid:" in files["report"].read_text()
+
+
 def test_mean_interval_by_hand():
     # n = 3, mean 2, s = 1: half-width = t_{0.975, 2} / sqrt(3) = 4.302652729911275 / 1.7320508075688772.
     mean, half = report.mean_interval([1.0, 2.0, 3.0])

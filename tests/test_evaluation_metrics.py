@@ -339,6 +339,18 @@ def test_onset_locking_tells_onsets_at_one_place_of_every_hop_from_onsets_the_mu
     assert metrics.onset_locking(decaying_notes([1000, 9000], seconds=2.0), sr, hop) is None  # too few onsets
 
 
+def test_beat_period_finds_the_beat_to_within_half_an_onset_frame_on_and_off_the_hop_grid():
+    sr = 16000
+    # 120 BPM (4 hops of 2000), 100 BPM (4.8 hops) and 160 BPM (3 hops): librosa's tempo alone reads these
+    # quantised to its onset frames; the refined period must land within half a detector frame of the truth.
+    for period in (8000, 9600, 6000):
+        found, strength = metrics.beat_period(decaying_notes(np.arange(500, 20 * sr - 3000, period), seed=3), sr)
+        assert abs(found - period) < metrics.LOCKING_HOP_LENGTH / 2, (period, found)
+        assert strength > 0.7
+    assert metrics.beat_period(SILENCE, sr) is None
+    assert metrics.beat_period(decaying_notes([1000, 9000], seconds=2.0), sr) is None  # too few onsets
+
+
 def test_hop_pulse_hears_overlap_added_uncorrelated_frames_and_the_equal_power_window_removes_it():
     """Frames of independent noise (a generator's overlapping halves drawn independently), stitched."""
     from advaudio.stitching import stitch

@@ -394,6 +394,24 @@ def targets_html(columns: list[tuple[str, dict]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def grid_note(reference: np.ndarray, sample_rate: int, frame_hop: int) -> str | None:
+    """A caveat when the reference's own onsets lock to the frame hop (`metrics.onset_locking` of at least
+    `metrics.GRID_LOCKED`), else None: music that beats in whole hops (120 BPM at 16 kHz is 4 hops of 2000)
+    puts its onsets where a generator's frame grid puts them, so the grid metrics rank nothing on it."""
+    locking = metrics.onset_locking(reference, sample_rate, frame_hop)
+    if locking is None or locking < metrics.GRID_LOCKED:
+        return None
+    beat = metrics.beat_period(reference, sample_rate)
+    where = "" if beat is None else (
+        f"; its beat is {beat[0]} samples ({60.0 * sample_rate / beat[0]:.1f} BPM), {beat[0] / frame_hop:.2f} hops")
+    return (
+        f"The reference's own onsets lock to the {frame_hop}-sample frame hop (onset_locking {locking:.2f}{where}). "
+        "On this data onset_locking and hop_pulse_db cannot tell a generator's frame grid from the music's rhythm: "
+        "read them against the data's values, and test the grid on music whose beat is not a whole number of hops "
+        "(or train with another data.frame_hop)."
+    )
+
+
 def ranking_rows(ranked: dict[str, dict[str, float | None]]) -> list[dict]:
     """Per known failure: each distribution metric's score and whether real audio scores lower (ranks it)."""
     real = ranked[REAL_LABEL]
@@ -692,6 +710,7 @@ figure { display: inline-block; margin: 0.5em 1em 0.5em 0; }
 figcaption { font-size: 12px; }
 img { max-width: 100%; }
 dt { font-family: monospace; } dd { margin-bottom: 0.3em; font-size: 13px; }
+.caveat { background: #fff6e0; border-left: 4px solid #e0a000; padding: 0.4em 0.8em; }
 """
 
 
@@ -710,7 +729,8 @@ def write_report(
     """One self-contained HTML file: audio as base64 WAV, plots as base64 PNG, the table.
 
     Args:
-        notes: {"reference": ..., "real": ...}: what the samples and the real row were scored against.
+        notes: {"reference": ..., "real": ...}: what the samples and the real row were scored against;
+            "grid" (optional): `grid_note`'s caveat on the frame-grid metrics.
         ranking: the Markdown of `ranking_markdown`, shown as a table of which metric ranks which failure.
         groups: the seed groups (`group_runs`), listed with their seeds.
         target_table: the columns of `target_columns`, shown as issue #13's targets table.
@@ -738,6 +758,7 @@ def write_report(
         + f"Every sample is scored against the reference: {html.escape(notes.get('reference', 'held-out audio'))}. "
         f"The <b>{REAL_LABEL}</b> row scores {html.escape(notes.get('real', 'held-out audio'))} against the same "
         "reference.</p>",
+        *([f"<p class='caveat'><b>Frame grid:</b> {html.escape(notes['grid'])}</p>"] if "grid" in notes else []),
         html_table(rows),
         "<details><summary>What the columns mean</summary><dl>",
         *(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in METRIC_HELP.items()),
@@ -824,6 +845,12 @@ def compare(
         )
     say(f"reference: {reference_note}")
     features = metrics.mfcc_delta_features(reference_audio, sample_rate)
+    frame_length, frame_hop = first_frames(runs[0])
+    notes = {"reference": reference_note}
+    grid = grid_note(reference_audio, sample_rate, frame_hop)
+    if grid is not None:
+        notes["grid"] = grid
+        say(grid)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -832,7 +859,6 @@ def compare(
         run.rows = metrics.evaluate_run(run.path, progress=say, reference=(reference_audio, sample_rate),
                                         reference_features=features)
     real_scores, excerpt, ranking = None, None, None
-    notes = {"reference": reference_note}
     split = str(reference) if str(reference) in metrics.REFERENCE_SPLITS else None
     if real:
         found = metrics.unseen_excerpt(runs[0].path, split, sample_length(runs))
@@ -842,7 +868,6 @@ def compare(
             excerpt, notes["real"] = found
             say(f"scoring the real baseline ({notes['real']}) and the known failures made from it")
             real_scores = score_real(runs[0], excerpt, reference_audio, features)
-            frame_length, frame_hop = first_frames(runs[0])
             ranked = metrics.rank_known_failures(excerpt, reference_audio, sample_rate, frame_length, frame_hop)
             ranking = ranking_markdown({REAL_LABEL: ranked.pop("real"), **ranked}, notes["real"])
     rows = table_rows(groups, real_scores, per_run=per_run)
@@ -853,6 +878,7 @@ def compare(
     files["markdown"].write_text(
         markdown_table(rows) + "\n" + intervals + f"Reference: {reference_note}."
         + (f" Real: {notes['real']}, against the same reference." if "real" in notes else "") + "\n"
+        + (f"\n{notes['grid']}\n" if "grid" in notes else "")
     )
     write_csv(rows, files["csv"])
     per_sample = [{"run": run.label, **row} for run in runs for row in run.rows]
