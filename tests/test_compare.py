@@ -287,11 +287,11 @@ def test_grid_note_flags_a_reference_that_beats_in_whole_hops_and_only_that():
             audio[start:start + note.size] += note
         return audio
 
-    on_grid = report.grid_note(beats(8000), sr, hop)  # 120 BPM: 4 hops a beat
+    on_grid = report.grid_note(metrics.ReferenceProfile(beats(8000), sr), hop)  # 120 BPM: 4 hops a beat
     assert on_grid is not None and "2000-sample frame hop" in on_grid
     assert float(re.search(r"([\d.]+) BPM\), ([\d.]+) hops", on_grid).group(2)) == pytest.approx(4.0, abs=0.02)
-    assert report.grid_note(beats(9600), sr, hop) is None  # 100 BPM: 4.8 hops, the onsets' phases spread
-    assert report.grid_note(sine(220, 5.0), sr, hop) is None  # no onsets: nothing to lock
+    assert report.grid_note(metrics.ReferenceProfile(beats(9600), sr), hop) is None  # 100 BPM: 4.8 hops, the onsets' phases spread
+    assert report.grid_note(metrics.ReferenceProfile(sine(220, 5.0), sr), hop) is None  # no onsets: nothing to lock
 
 
 def test_compare_writes_the_grid_caveat_into_the_table_and_report(tmp_path):

@@ -193,6 +193,20 @@ def test_onset_rate_ratio_needs_data_with_rhythm():
     assert row["onset_rate_data"] < metrics.ONSET_MIN_DATA_RATE and row["onset_rate_ratio"] is None
 
 
+def test_a_reference_profile_scores_exactly_as_the_reference_and_computes_its_side_once(monkeypatch):
+    reference = bursts(2, seconds=4.0) + 0.2 * sine(330, 4.0)
+    samples = [bursts(2, seconds=3.0, start=0.3), sine(660, 3.0) + 0.01 * noise(3.0, seed=4)]
+    grids = [(400, 400), (400, 200)]
+    plain = [metrics.evaluate_audio(x, reference, SR, length, hop) for x in samples for length, hop in grids]
+    calls = []
+    flatness = metrics.spectral_flatness
+    monkeypatch.setattr(metrics, "spectral_flatness", lambda audio, *a, **k: calls.append(audio) or flatness(audio, *a, **k))
+    profile = metrics.ReferenceProfile(reference, SR)
+    shared = [metrics.evaluate_audio(x, profile, SR, length, hop) for x in samples for length, hop in grids]
+    assert shared == plain  # every value, bit for bit
+    assert sum(audio is profile.audio for audio in calls) == 1  # the reference's flatness once, for four scorings
+
+
 @pytest.mark.slow
 def test_speed_and_rhythm_ratios_of_sped_up_audio():
     data = bursts(2, seconds=4.0)

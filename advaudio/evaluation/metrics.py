@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 import scipy.fft
@@ -136,6 +136,7 @@ def mr_stft_distance(
     reference: np.ndarray,
     resolutions: Iterable[tuple[int, int, int]] = PWG_RESOLUTIONS,
     aligned: bool = False,
+    reference_means: list[np.ndarray] | None = None,
 ) -> dict[str, float]:
     """Multi-resolution STFT distance (Parallel WaveGAN, Yamamoto et al. 2020).
 
@@ -152,28 +153,42 @@ def mr_stft_distance(
     |STFT| over frames) of each signal: the distance compares spectral
     envelopes, not waveforms. With `aligned=True` the full spectrograms are
     compared frame by frame over their common length (the training loss).
+    `reference_means`: `mean_magnitude_spectra(reference, resolutions)`, to skip recomputing them (not aligned).
 
     Returns:
         {"mr_stft", "mr_stft_sc", "mr_stft_logmag"}; 0 for a copy, sc = 1 for silence
         against any non-silent reference.
     """
-    scs, logmags = [], []
-    for fft_size, hop_length, win_length in resolutions:
-        s_gen = stft_magnitude(generated, fft_size, hop_length, win_length)
-        s_ref = stft_magnitude(reference, fft_size, hop_length, win_length)
-        if aligned:
+    resolutions = list(resolutions)
+    if aligned:
+        pairs = []
+        for fft_size, hop_length, win_length in resolutions:
+            s_gen = stft_magnitude(generated, fft_size, hop_length, win_length)
+            s_ref = stft_magnitude(reference, fft_size, hop_length, win_length)
             frames = min(len(s_gen), len(s_ref))
-            s_gen, s_ref = s_gen[:frames], s_ref[:frames]
-        else:
-            s_gen, s_ref = s_gen.mean(axis=0), s_ref.mean(axis=0)
+            pairs.append((s_gen[:frames], s_ref[:frames]))
+    else:
+        refs = reference_means if reference_means is not None else mean_magnitude_spectra(reference, resolutions)
+        pairs = list(zip(mean_magnitude_spectra(generated, resolutions), refs))
+    scs, logmags = [], []
+    for s_gen, s_ref in pairs:
         scs.append(np.linalg.norm(s_ref - s_gen) / max(np.linalg.norm(s_ref), _POWER_EPS))
         logmags.append(np.mean(np.abs(np.log(np.maximum(s_ref, _LOG_EPS)) - np.log(np.maximum(s_gen, _LOG_EPS)))))
     sc, logmag = float(np.mean(scs)), float(np.mean(logmags))
     return {"mr_stft": sc + logmag, "mr_stft_sc": sc, "mr_stft_logmag": logmag}
 
 
+def mean_magnitude_spectra(
+    audio: np.ndarray, resolutions: Iterable[tuple[int, int, int]] = PWG_RESOLUTIONS
+) -> list[np.ndarray]:
+    """The long-term average magnitude spectrum (mean of |STFT| over frames) at each (fft_size, hop_length,
+    win_length) resolution -> one [fft_size // 2 + 1] array per resolution."""
+    return [stft_magnitude(audio, fft, hop, win).mean(axis=0) for fft, hop, win in resolutions]
+
+
 def log_spectral_distance(
-    generated: np.ndarray, reference: np.ndarray, fft_size: int = 2048, hop_length: int = 512
+    generated: np.ndarray, reference: np.ndarray, fft_size: int = 2048, hop_length: int = 512,
+    reference_power: np.ndarray | None = None,
 ) -> float:
     """Log-spectral distance in dB between long-term average power spectra.
 
@@ -181,10 +196,11 @@ def log_spectral_distance(
         LSD   = sqrt(mean_f (10 * log10((P_ref(f) + e) / (P_gen(f) + e)))^2),  e = 1e-12
 
     Not sample-aligned (average spectra). A copy scores 0; a copy scaled by
-    gain g scores |20 * log10(g)| dB.
+    gain g scores |20 * log10(g)| dB. `reference_power`: `average_power_spectrum(reference, fft_size,
+    hop_length)`, to skip recomputing it.
     """
     p_gen = average_power_spectrum(generated, fft_size, hop_length)
-    p_ref = average_power_spectrum(reference, fft_size, hop_length)
+    p_ref = reference_power if reference_power is not None else average_power_spectrum(reference, fft_size, hop_length)
     diff = 10.0 * np.log10((p_ref + _POWER_EPS) / (p_gen + _POWER_EPS))
     return float(np.sqrt(np.mean(diff**2)))
 
@@ -730,14 +746,15 @@ def distribution_scores(audio: np.ndarray, reference: np.ndarray, sample_rate: i
 
 
 def rank_known_failures(excerpt: np.ndarray, reference: np.ndarray, sample_rate: int, frame_length: int,
-                        frame_hop: int) -> dict[str, dict[str, float | None]]:
-    """`distribution_scores` of a real excerpt ("real") and of each of its `known_failures`.
+                        frame_hop: int, reference_features: np.ndarray | None = None) -> dict[str, dict[str, float | None]]:
+    """`distribution_scores` of a real excerpt ("real") and of each of its `known_failures`
+    (`reference_features`: `mfcc_delta_features(reference)`, to skip recomputing them).
 
     Returns:
         {"real": scores, "frozen_loop": scores, ...}; a metric ranks a failure when
         `ranks_below(real's score, the failure's score)`.
     """
-    features = mfcc_delta_features(reference, sample_rate)
+    features = reference_features if reference_features is not None else mfcc_delta_features(reference, sample_rate)
     signals = {"real": _as_mono(excerpt), **known_failures(excerpt, sample_rate, frame_length, frame_hop)}
     return {name: distribution_scores(audio, reference, sample_rate, features) for name, audio in signals.items()}
 
@@ -945,9 +962,70 @@ def beat_period(audio: np.ndarray, sample_rate: int) -> tuple[int, float] | None
 # ----------------------------------------------------------------------------- all metrics
 
 
+class ReferenceProfile:
+    """The reference side of `evaluate_audio`, each value computed on first use and kept.
+
+    Scoring n samples against one reference used to recompute its spectra, MFCC features and `*_data` values
+    n times: against a 4-minute reference, six 30 s samples score 2.25x faster with one profile, the copy
+    detector included (benchmarks/compare_reference.py). `advaudio.compare` scores every sample of every run
+    and the real excerpt against one profile. Values that depend on the frame
+    grid are kept per (frame_length, frame_hop).
+
+    Args:
+        audio: the reference [samples] (or [samples, channels], averaged).
+        sample_rate: in Hz.
+        features: `mfcc_delta_features(audio, sample_rate)` if already computed.
+    """
+
+    def __init__(self, audio: np.ndarray, sample_rate: int, features: np.ndarray | None = None):
+        self.audio = _as_mono(audio)
+        self.sample_rate = sample_rate
+        self._values: dict = {} if features is None else {"features": features}
+
+    def value(self, key, compute: Callable[[], object]):
+        """`compute()` the first time `key` is asked for, the kept result after."""
+        if key not in self._values:
+            self._values[key] = compute()
+        return self._values[key]
+
+    @property
+    def features(self) -> np.ndarray:
+        """`mfcc_delta_features` of the reference [frames, features]."""
+        return self.value("features", lambda: mfcc_delta_features(self.audio, self.sample_rate))
+
+    def data_values(self, frame_length: int, frame_hop: int) -> dict[str, float | None]:
+        """The `*_data` metric keys of `evaluate_audio` (loudness in dB), for this frame grid."""
+        audio, rate = self.audio, self.sample_rate
+        grid = self.value(("grid", frame_length, frame_hop), lambda: {
+            "frame_repetition_data": frame_repetition(audio, frame_length, frame_hop),
+            "hop_pulse_data_db": hop_pulse(audio, frame_hop),
+            "onset_locking_data": self.onset_locking(frame_hop),
+            "hop_periodicity_data": hop_periodicity(audio, frame_hop),
+        })
+        common = self.value("common", lambda: {
+            "flatness_data": spectral_flatness(audio),
+            "loudness_data_db": rms_db(audio),
+            "pitch_data_hz": dominant_frequency(audio, rate),
+            "onset_rate_data": onset_rate(audio, rate),
+        })
+        return {**common, **grid}
+
+    def onset_locking(self, frame_hop: int) -> float | None:
+        """`onset_locking` of the reference on a grid of `frame_hop`."""
+        return self.value(("onset_locking", frame_hop), lambda: onset_locking(self.audio, self.sample_rate, frame_hop))
+
+    def mean_spectra(self) -> list[np.ndarray]:
+        """`mean_magnitude_spectra` of the reference at `PWG_RESOLUTIONS`."""
+        return self.value("mean_spectra", lambda: mean_magnitude_spectra(self.audio, PWG_RESOLUTIONS))
+
+    def power_spectrum(self) -> np.ndarray:
+        """`average_power_spectrum` of the reference at `log_spectral_distance`'s defaults."""
+        return self.value("power_spectrum", lambda: average_power_spectrum(self.audio))
+
+
 def evaluate_audio(
     generated: np.ndarray,
-    reference: np.ndarray,
+    reference: np.ndarray | ReferenceProfile,
     sample_rate: int,
     frame_length: int,
     frame_hop: int,
@@ -960,7 +1038,8 @@ def evaluate_audio(
 
     Args:
         generated: the output [samples] (or [samples, channels], averaged).
-        reference: held-out real audio of the same data [samples].
+        reference: held-out real audio of the same data [samples], or its `ReferenceProfile` (the same
+            values, the reference side computed once for many samples).
         sample_rate: of both, in Hz.
         frame_length, frame_hop: the model's frames in samples (from the sidecar).
         seed: the real audio the output was warmed up on, or None.
@@ -973,18 +1052,21 @@ def evaluate_audio(
         undefined (silence, no seed given, ...). `*_data` keys are the same
         measure on the reference; `*_ratio` keys are output / data (1.0 ideal).
     """
-    generated, reference = _as_mono(generated), _as_mono(reference)
+    profile = (reference if isinstance(reference, ReferenceProfile)
+               else ReferenceProfile(reference, sample_rate, reference_features))
+    generated, reference = _as_mono(generated), profile.audio
     if generated.size == 0 or reference.size == 0:
         raise ValueError("evaluate_audio needs non-empty generated and reference audio")
+    data = profile.data_values(frame_length, frame_hop)
     chunk = int(round(copy_chunk_seconds * sample_rate))
     row: dict[str, float | None] = {"duration_s": generated.size / sample_rate}
-    row.update(mr_stft_distance(generated, reference))
-    row["lsd_db"] = log_spectral_distance(generated, reference)
+    row.update(mr_stft_distance(generated, reference, reference_means=profile.mean_spectra()))
+    row["lsd_db"] = log_spectral_distance(generated, reference, reference_power=profile.power_spectrum())
     row["flatness"] = spectral_flatness(generated)
-    row["flatness_data"] = spectral_flatness(reference)
+    row["flatness_data"] = data["flatness_data"]
     row["flatness_ratio"] = _ratio(row["flatness"], row["flatness_data"])
     row["loudness_db"] = rms_db(generated)
-    row["loudness_data_db"] = rms_db(reference)
+    row["loudness_data_db"] = data["loudness_data_db"]
     row["loudness_drop_db"] = loudness_drop(generated)
     row["silence_onset_s"] = silence_onset(generated, sample_rate, row["loudness_data_db"])
     row["seed_copy"] = None if seed is None else max_normalized_xcorr(generated, seed, chunk)
@@ -992,22 +1074,22 @@ def evaluate_audio(
         None if train_reference is None else max_normalized_xcorr(generated, train_reference, chunk)
     )
     row["pitch_hz"] = dominant_frequency(generated, sample_rate)
-    row["pitch_data_hz"] = dominant_frequency(reference, sample_rate)
+    row["pitch_data_hz"] = data["pitch_data_hz"]
     row["pitch_ratio"] = _ratio(row["pitch_hz"], row["pitch_data_hz"])
     row["onset_rate"] = onset_rate(generated, sample_rate)
-    row["onset_rate_data"] = onset_rate(reference, sample_rate)
+    row["onset_rate_data"] = data["onset_rate_data"]
     row["onset_rate_ratio"] = onset_rate_ratio(row["onset_rate"], row["onset_rate_data"])
     row["frechet_mfcc"] = frechet_mfcc_distance(generated, reference, sample_rate)
-    row.update(mfcc_distribution_distances(generated, reference, sample_rate, reference_features))
+    row.update(mfcc_distribution_distances(generated, reference, sample_rate, profile.features))
     row["seam_ratio"] = seam_ratio(generated, frame_hop)
     row["frame_repetition"] = frame_repetition(generated, frame_length, frame_hop)
-    row["frame_repetition_data"] = frame_repetition(reference, frame_length, frame_hop)
+    row["frame_repetition_data"] = data["frame_repetition_data"]
     row["hop_pulse_db"] = hop_pulse(generated, frame_hop)
-    row["hop_pulse_data_db"] = hop_pulse(reference, frame_hop)
+    row["hop_pulse_data_db"] = data["hop_pulse_data_db"]
     row["onset_locking"] = onset_locking(generated, sample_rate, frame_hop)
-    row["onset_locking_data"] = onset_locking(reference, sample_rate, frame_hop)
+    row["onset_locking_data"] = data["onset_locking_data"]
     row["hop_periodicity"] = hop_periodicity(generated, frame_hop)
-    row["hop_periodicity_data"] = hop_periodicity(reference, frame_hop)
+    row["hop_periodicity_data"] = data["hop_periodicity_data"]
     assert tuple(row) == METRIC_KEYS, "METRIC_KEYS and evaluate_audio disagree"
     return row
 
@@ -1204,8 +1286,8 @@ def _seed_path(sample: Path) -> Path | None:
     return None
 
 
-def evaluate_run(run_dir: str | Path, progress=None, reference: tuple[np.ndarray, int] | None = None,
-                 reference_features: np.ndarray | None = None) -> list[dict]:
+def evaluate_run(run_dir: str | Path, progress=None,
+                 reference: tuple[np.ndarray, int] | ReferenceProfile | None = None) -> list[dict]:
     """Scores every sample of a run folder against a reference.
 
     Reads samples/*.wav (+ the sidecar JSON of the same name),
@@ -1216,8 +1298,8 @@ def evaluate_run(run_dir: str | Path, progress=None, reference: tuple[np.ndarray
         run_dir: a run folder (see the run folder contract), or a samples folder in one (`locate`).
         progress: optional callable(str) told about each sample.
         reference: (audio [samples], sample_rate) to score against (e.g. from
-            `load_reference`); None: reference/test.wav.
-        reference_features: `mfcc_delta_features(reference)`, to compute them once.
+            `load_reference`), or its `ReferenceProfile` (to share one between runs);
+            None: reference/test.wav.
 
     Returns:
         One dict per sample: "sample" (file name), "checkpoint" (from the
@@ -1235,13 +1317,12 @@ def evaluate_run(run_dir: str | Path, progress=None, reference: tuple[np.ndarray
                 f"{locate(run_dir)[0] / 'reference'} has neither test.wav nor valid.wav; the run folder is incomplete "
                 f"(advaudio.run writes them before training)"
             )
-        reference, reference_rate = read_audio(test_path)
+        profile = ReferenceProfile(*read_audio(test_path))
         reference_name = str(test_path)
     else:
-        reference, reference_rate = reference
+        profile = reference if isinstance(reference, ReferenceProfile) else ReferenceProfile(*reference)
         reference_name = "the reference"
-    if reference_features is None:
-        reference_features = mfcc_delta_features(reference, reference_rate)
+    reference_rate = profile.sample_rate
     train_path = reference_path(run_dir, "train")
     train = read_audio(train_path)[0] if train_path is not None else None
     rows = []
@@ -1260,8 +1341,7 @@ def evaluate_run(run_dir: str | Path, progress=None, reference: tuple[np.ndarray
         frame_length, frame_hop = run_frames(run_dir, sidecar)
         row: dict = {"sample": path.name, "checkpoint": sidecar.get("checkpoint")}
         row.update(
-            evaluate_audio(generated, reference, sample_rate, frame_length, frame_hop, seed=seed, train_reference=train,
-                           reference_features=reference_features)
+            evaluate_audio(generated, profile, sample_rate, frame_length, frame_hop, seed=seed, train_reference=train)
         )
         rows.append(row)
     return rows

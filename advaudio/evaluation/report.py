@@ -311,15 +311,13 @@ def sample_length(runs: list[Run]) -> int:
     return int(np.median([sf.info(str(p)).frames for run in runs for p in metrics.sample_paths(run.path)]))
 
 
-def score_real(run: Run, excerpt: np.ndarray, reference: np.ndarray,
-               reference_features: np.ndarray | None = None) -> dict[str, float | None]:
+def score_real(run: Run, excerpt: np.ndarray, reference: np.ndarray | metrics.ReferenceProfile) -> dict[str, float | None]:
     """The real baseline: an unseen excerpt (`metrics.unseen_excerpt`) scored against the same reference as the samples."""
     train_path = metrics.reference_path(run.path, "train")
     train = metrics.read_audio(train_path)[0] if train_path is not None else None
     frame_length, frame_hop = first_frames(run)
     return metrics.evaluate_audio(
         excerpt, reference, run.sample_rate, frame_length, frame_hop, train_reference=train,
-        reference_features=reference_features,
     )
 
 
@@ -394,14 +392,15 @@ def targets_html(columns: list[tuple[str, dict]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def grid_note(reference: np.ndarray, sample_rate: int, frame_hop: int) -> str | None:
+def grid_note(reference: metrics.ReferenceProfile, frame_hop: int) -> str | None:
     """A caveat when the reference's own onsets lock to the frame hop (`metrics.onset_locking` of at least
     `metrics.GRID_LOCKED`), else None: music that beats in whole hops (120 BPM at 16 kHz is 4 hops of 2000)
     puts its onsets where a generator's frame grid puts them, so the grid metrics rank nothing on it."""
-    locking = metrics.onset_locking(reference, sample_rate, frame_hop)
+    locking = reference.onset_locking(frame_hop)
     if locking is None or locking < metrics.GRID_LOCKED:
         return None
-    beat = metrics.beat_period(reference, sample_rate)
+    sample_rate = reference.sample_rate
+    beat = metrics.beat_period(reference.audio, sample_rate)
     where = "" if beat is None else (
         f"; its beat is {beat[0]} samples ({60.0 * sample_rate / beat[0]:.1f} BPM), {beat[0] / frame_hop:.2f} hops")
     return (
@@ -844,10 +843,10 @@ def compare(
             f"resample it or choose --reference train|valid|test"
         )
     say(f"reference: {reference_note}")
-    features = metrics.mfcc_delta_features(reference_audio, sample_rate)
+    profile = metrics.ReferenceProfile(reference_audio, sample_rate)
     frame_length, frame_hop = first_frames(runs[0])
     notes = {"reference": reference_note}
-    grid = grid_note(reference_audio, sample_rate, frame_hop)
+    grid = grid_note(profile, frame_hop)
     if grid is not None:
         notes["grid"] = grid
         say(grid)
@@ -856,8 +855,7 @@ def compare(
 
     for index, run in enumerate(runs, 1):
         say(f"[{index}/{len(runs)}] scoring {run.path} ({len(metrics.sample_paths(run.path))} samples)")
-        run.rows = metrics.evaluate_run(run.path, progress=say, reference=(reference_audio, sample_rate),
-                                        reference_features=features)
+        run.rows = metrics.evaluate_run(run.path, progress=say, reference=profile)
     real_scores, excerpt, ranking = None, None, None
     split = str(reference) if str(reference) in metrics.REFERENCE_SPLITS else None
     if real:
@@ -867,8 +865,9 @@ def compare(
         else:
             excerpt, notes["real"] = found
             say(f"scoring the real baseline ({notes['real']}) and the known failures made from it")
-            real_scores = score_real(runs[0], excerpt, reference_audio, features)
-            ranked = metrics.rank_known_failures(excerpt, reference_audio, sample_rate, frame_length, frame_hop)
+            real_scores = score_real(runs[0], excerpt, profile)
+            ranked = metrics.rank_known_failures(excerpt, reference_audio, sample_rate, frame_length, frame_hop,
+                                                 reference_features=profile.features)
             ranking = ranking_markdown({REAL_LABEL: ranked.pop("real"), **ranked}, notes["real"])
     rows = table_rows(groups, real_scores, per_run=per_run)
 
