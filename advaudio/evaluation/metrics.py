@@ -159,7 +159,6 @@ def mr_stft_distance(
         {"mr_stft", "mr_stft_sc", "mr_stft_logmag"}; 0 for a copy, sc = 1 for silence
         against any non-silent reference.
     """
-    resolutions = list(resolutions)
     if aligned:
         pairs = []
         for fft_size, hop_length, win_length in resolutions:
@@ -424,22 +423,32 @@ def onset_rate_ratio(rate: float | None, data_rate: float | None) -> float | Non
     return _ratio(rate, data_rate)
 
 
+def onset_envelope(audio: np.ndarray, sample_rate: int, hop_length: int) -> np.ndarray:
+    """librosa's spectral-flux onset strength of mono `audio`, one value per `hop_length` samples [frames]."""
+    import librosa
+
+    return librosa.onset.onset_strength(y=audio.astype(np.float32), sr=sample_rate, hop_length=hop_length)
+
+
 def _onsets(
-    audio: np.ndarray, sample_rate: int, hop_length: int, min_gap_seconds: float, absolute: bool
+    audio: np.ndarray, sample_rate: int, hop_length: int, min_gap_seconds: float, absolute: bool,
+    envelope: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Onset positions in samples (at the start of their detector frame; `librosa.onset.onset_detect`, onsets at
     least `min_gap_seconds` apart) of mono `audio`; None when it is empty or silent (RMS below -80 dBFS).
     `absolute`: peaks `ONSET_DELTA` above their neighbourhood in onset-strength units; otherwise librosa's default,
-    the envelope rescaled to its own maximum (every signal's largest rises count, attacks or not)."""
+    the envelope rescaled to its own maximum (every signal's largest rises count, attacks or not).
+    `envelope`: `onset_envelope(audio, sample_rate, hop_length)`, when the caller has it already."""
     import librosa
 
     if audio.size == 0 or rms(audio) < SILENCE_RMS:
         return None
     wait = int(np.ceil(min_gap_seconds * sample_rate / hop_length))
-    y = audio.astype(np.float32)
+    if envelope is None:
+        envelope = onset_envelope(audio, sample_rate, hop_length)
     if not absolute:
-        return librosa.onset.onset_detect(y=y, sr=sample_rate, hop_length=hop_length, wait=wait, units="samples")
-    envelope = librosa.onset.onset_strength(y=y, sr=sample_rate, hop_length=hop_length)
+        return librosa.onset.onset_detect(onset_envelope=envelope, sr=sample_rate, hop_length=hop_length, wait=wait,
+                                          units="samples")
     return librosa.onset.onset_detect(onset_envelope=envelope, sr=sample_rate, hop_length=hop_length, wait=wait,
                                       normalize=False, delta=ONSET_DELTA, units="samples")
 
@@ -894,7 +903,25 @@ LOCKING_HOP_LENGTH = 128
 LOCKING_MIN_ONSETS = 8
 
 
-def onset_locking(audio: np.ndarray, sample_rate: int, frame_hop: int, min_gap_seconds: float = 0.04) -> float | None:
+def vector_strength(times: np.ndarray, period: int) -> float:
+    """How strongly `times` (in samples) fall at one place of a `period`: |mean_k exp(2 pi i (t_k mod period) / period)|.
+
+    1 when every time is at the same phase, about 1/sqrt(n) for n times at phases the period does not decide.
+    """
+    phases = 2.0 * np.pi * (np.asarray(times) % period) / period
+    return float(np.abs(np.mean(np.exp(1j * phases))))
+
+
+def locking_onsets(audio: np.ndarray, sample_rate: int, min_gap_seconds: float = 0.04,
+                   envelope: np.ndarray | None = None) -> np.ndarray | None:
+    """The onsets `onset_locking` and `beat_period` read, in samples: librosa's relative peaks of `audio`'s
+    onset envelope at `LOCKING_HOP_LENGTH`-sample frames, at least `min_gap_seconds` apart; None for silence."""
+    return _onsets(_as_mono(audio), sample_rate, LOCKING_HOP_LENGTH, min_gap_seconds, absolute=False,
+                   envelope=envelope)
+
+
+def onset_locking(audio: np.ndarray, sample_rate: int, frame_hop: int, min_gap_seconds: float = 0.04,
+                  onsets: np.ndarray | None = None) -> float | None:
     """How strongly the onsets fall at one place of the frame grid: the vector strength of their phase in the hop.
 
         phase_k = 2 pi (t_k mod frame_hop) / frame_hop     t_k: onset k, in samples (librosa's spectral-flux
@@ -911,13 +938,14 @@ def onset_locking(audio: np.ndarray, sample_rate: int, frame_hop: int, min_gap_s
     Unlike `onset_rate`, the peaks are librosa's relative ones (the envelope
     rescaled to its own maximum): the question is where a signal's loudness
     rises within the hop, attacks or not, so a generator's pulse without a
-    single attack still shows its place on the grid.
+    single attack still shows its place on the grid. `onsets`: `locking_onsets(audio, sample_rate,
+    min_gap_seconds)`, when the caller has them already.
     """
-    onsets = _onsets(_as_mono(audio), sample_rate, LOCKING_HOP_LENGTH, min_gap_seconds, absolute=False)
+    if onsets is None:
+        onsets = locking_onsets(audio, sample_rate, min_gap_seconds)
     if onsets is None or len(onsets) < LOCKING_MIN_ONSETS:
         return None
-    phases = 2.0 * np.pi * (np.asarray(onsets) % frame_hop) / frame_hop
-    return float(np.abs(np.mean(np.exp(1j * phases))))
+    return vector_strength(onsets, frame_hop)
 
 
 # The data's own `onset_locking` from which its rhythm counts as sharing the frame grid: half its onsets' phases
@@ -928,33 +956,33 @@ GRID_LOCKED = 0.5
 BEAT_SEARCH = 0.05
 
 
-def beat_period(audio: np.ndarray, sample_rate: int) -> tuple[int, float] | None:
+def beat_period(audio: np.ndarray, sample_rate: int, onsets: np.ndarray | None = None) -> tuple[int, float] | None:
     """The beat period, in samples, at which the onsets agree best, and how strongly they agree there.
 
         P0 = 60 sample_rate / librosa tempo       (onset envelope of `LOCKING_HOP_LENGTH`-sample frames)
-        strength(P) = |mean_k exp(2 pi i t_k / P)|,  P in P0 (1 +- BEAT_SEARCH), one sample apart
+        strength(P) = vector_strength(t, P),        P in P0 (1 +- BEAT_SEARCH), one sample apart
         returns (argmax_P strength, max strength)
 
     t_k are `onset_locking`'s onsets, so `beat_period(audio)[0] / frame_hop` says in how many frame hops the
     music beats: a whole number (120 BPM at 16 kHz is 4 hops of 2000) means that its onsets fall at fixed places
     of the hop, as a generator's own frame grid puts them. None for fewer than `LOCKING_MIN_ONSETS` onsets,
-    silence or no tempo.
+    silence or no tempo. `onsets`: `locking_onsets(audio, sample_rate)`, when the caller has them already.
     """
     import librosa
 
     mono = _as_mono(audio)
-    onsets = _onsets(mono, sample_rate, LOCKING_HOP_LENGTH, 0.04, absolute=False)
+    envelope = onset_envelope(mono, sample_rate, LOCKING_HOP_LENGTH)
+    if onsets is None:
+        onsets = locking_onsets(mono, sample_rate, envelope=envelope)
     if onsets is None or len(onsets) < LOCKING_MIN_ONSETS:
         return None
-    envelope = librosa.onset.onset_strength(y=mono.astype(np.float32), sr=sample_rate, hop_length=LOCKING_HOP_LENGTH)
     tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=envelope, sr=sample_rate,
                                                       hop_length=LOCKING_HOP_LENGTH))[0])
     if not np.isfinite(tempo) or tempo <= 0:
         return None
     center = 60.0 * sample_rate / tempo
     periods = np.arange(int(center * (1 - BEAT_SEARCH)), int(center * (1 + BEAT_SEARCH)) + 1)
-    times = np.asarray(onsets, dtype=np.float64)
-    strength = np.array([np.abs(np.mean(np.exp(2j * np.pi * times / period))) for period in periods])
+    strength = np.array([vector_strength(onsets, period) for period in periods])
     best = int(np.argmax(strength))
     return int(periods[best]), float(strength[best])
 
@@ -1010,9 +1038,17 @@ class ReferenceProfile:
         })
         return {**common, **grid}
 
+    def locking_onsets(self) -> np.ndarray | None:
+        """`locking_onsets` of the reference."""
+        return self.value("locking_onsets", lambda: locking_onsets(self.audio, self.sample_rate))
+
     def onset_locking(self, frame_hop: int) -> float | None:
         """`onset_locking` of the reference on a grid of `frame_hop`."""
-        return self.value(("onset_locking", frame_hop), lambda: onset_locking(self.audio, self.sample_rate, frame_hop))
+        return onset_locking(self.audio, self.sample_rate, frame_hop, onsets=self.locking_onsets())
+
+    def beat_period(self) -> tuple[int, float] | None:
+        """`beat_period` of the reference, from the onsets its `onset_locking` reads."""
+        return self.value("beat_period", lambda: beat_period(self.audio, self.sample_rate, self.locking_onsets()))
 
     def mean_spectra(self) -> list[np.ndarray]:
         """`mean_magnitude_spectra` of the reference at `PWG_RESOLUTIONS`."""

@@ -400,7 +400,7 @@ def grid_note(reference: metrics.ReferenceProfile, frame_hop: int) -> str | None
     if locking is None or locking < metrics.GRID_LOCKED:
         return None
     sample_rate = reference.sample_rate
-    beat = metrics.beat_period(reference.audio, sample_rate)
+    beat = reference.beat_period()
     where = "" if beat is None else (
         f"; its beat is {beat[0]} samples ({60.0 * sample_rate / beat[0]:.1f} BPM), {beat[0] / frame_hop:.2f} hops")
     return (
