@@ -994,7 +994,7 @@ class ReferenceProfile:
     """The reference side of `evaluate_audio`, each value computed on first use and kept.
 
     Scoring n samples against one reference used to recompute its spectra, MFCC features and `*_data` values
-    n times: against a 4-minute reference, six 30 s samples score 2.25x faster with one profile, the copy
+    n times: against a 4-minute reference, six 30 s samples score 2.15x faster with one profile, the copy
     detector included (benchmarks/compare_reference.py). `advaudio.compare` scores every sample of every run
     and the real excerpt against one profile. Values that depend on the frame
     grid are kept per (frame_length, frame_hop).
