@@ -201,10 +201,16 @@ def test_a_reference_profile_scores_exactly_as_the_reference_and_computes_its_si
     calls = []
     flatness = metrics.spectral_flatness
     monkeypatch.setattr(metrics, "spectral_flatness", lambda audio, *a, **k: calls.append(audio) or flatness(audio, *a, **k))
+    mfcc_calls = []
+    segment_features = metrics.mfcc_segment_features
+    monkeypatch.setattr(metrics, "mfcc_segment_features",
+                        lambda audio, *a, **k: mfcc_calls.append(audio) or segment_features(audio, *a, **k))
     profile = metrics.ReferenceProfile(reference, SR)
     shared = [metrics.evaluate_audio(x, profile, SR, length, hop) for x in samples for length, hop in grids]
     assert shared == plain  # every value, bit for bit
     assert sum(audio is profile.audio for audio in calls) == 1  # the reference's flatness once, for four scorings
+    assert sum(audio is profile.audio for audio in mfcc_calls) == 1  # its MFCC statistics (Frechet) once
+    assert len(mfcc_calls) == 1 + len(samples) * len(grids)  # and each sample's, once per scoring
 
 
 @pytest.mark.slow

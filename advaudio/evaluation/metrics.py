@@ -545,12 +545,21 @@ def _loudness_matched(generated: np.ndarray, reference: np.ndarray) -> np.ndarra
     return generated
 
 
+def mfcc_statistics(
+    audio: np.ndarray, sample_rate: int, n_segments: int = 32, segment_seconds: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean [n_mfcc - 1] and covariance [n_mfcc - 1, n_mfcc - 1] of `mfcc_segment_features(audio)`."""
+    features = mfcc_segment_features(audio, sample_rate, n_segments, segment_seconds)
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
 def frechet_mfcc_distance(
     generated: np.ndarray,
     reference: np.ndarray,
     sample_rate: int,
     n_segments: int = 32,
     segment_seconds: float = 0.5,
+    reference_statistics: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> float:
     """Frechet distance between MFCC statistics of generated and real segments.
 
@@ -560,15 +569,14 @@ def frechet_mfcc_distance(
     mean and covariance of the frames give the Gaussians of
     `frechet_distance`. Gain alone leaves it (almost) unchanged; a copy
     scores 0. Without matching, a figure mostly measures loudness.
+    `reference_statistics`: `mfcc_statistics(reference, ...)` with the same
+    segments, when the caller has them already (`ReferenceProfile`).
     """
     generated = _loudness_matched(generated, reference)
-    features_gen = mfcc_segment_features(generated, sample_rate, n_segments, segment_seconds)
-    features_ref = mfcc_segment_features(reference, sample_rate, n_segments, segment_seconds)
+    if reference_statistics is None:
+        reference_statistics = mfcc_statistics(reference, sample_rate, n_segments, segment_seconds)
     return frechet_distance(
-        features_gen.mean(axis=0),
-        np.cov(features_gen, rowvar=False),
-        features_ref.mean(axis=0),
-        np.cov(features_ref, rowvar=False),
+        *mfcc_statistics(generated, sample_rate, n_segments, segment_seconds), *reference_statistics
     )
 
 
@@ -1050,6 +1058,10 @@ class ReferenceProfile:
         """`beat_period` of the reference, from the onsets its `onset_locking` reads."""
         return self.value("beat_period", lambda: beat_period(self.audio, self.sample_rate, self.locking_onsets()))
 
+    def mfcc_statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """`mfcc_statistics` of the reference, with `frechet_mfcc_distance`'s default segments."""
+        return self.value("mfcc_statistics", lambda: mfcc_statistics(self.audio, self.sample_rate))
+
     def mean_spectra(self) -> list[np.ndarray]:
         """`mean_magnitude_spectra` of the reference at `PWG_RESOLUTIONS`."""
         return self.value("mean_spectra", lambda: mean_magnitude_spectra(self.audio, PWG_RESOLUTIONS))
@@ -1115,7 +1127,8 @@ def evaluate_audio(
     row["onset_rate"] = onset_rate(generated, sample_rate)
     row["onset_rate_data"] = data["onset_rate_data"]
     row["onset_rate_ratio"] = onset_rate_ratio(row["onset_rate"], row["onset_rate_data"])
-    row["frechet_mfcc"] = frechet_mfcc_distance(generated, reference, sample_rate)
+    row["frechet_mfcc"] = frechet_mfcc_distance(generated, reference, sample_rate,
+                                                reference_statistics=profile.mfcc_statistics())
     row.update(mfcc_distribution_distances(generated, reference, sample_rate, profile.features))
     row["seam_ratio"] = seam_ratio(generated, frame_hop)
     row["frame_repetition"] = frame_repetition(generated, frame_length, frame_hop)
