@@ -287,9 +287,20 @@ def test_grid_note_flags_a_reference_that_beats_in_whole_hops_and_only_that():
             audio[start:start + note.size] += note
         return audio
 
-    on_grid = report.grid_note(metrics.ReferenceProfile(beats(8000), sr), hop)  # 120 BPM: 4 hops a beat
+    on_beat = metrics.ReferenceProfile(beats(8000), sr)
+    on_grid = report.grid_note(on_beat, hop, frame_length=2 * hop)  # 120 BPM: 4 hops a beat
     assert on_grid is not None and "2000-sample frame hop" in on_grid
     assert float(re.search(r"([\d.]+) BPM\), ([\d.]+) hops", on_grid).group(2)) == pytest.approx(4.0, abs=0.02)
+    # it names a hop the beat does not share, with the frame length in the run's proportion
+    suggested = re.search(r"--set data.frame_hop=(\d+) --set data.frame_length=(\d+) \(the reference's onset_locking "
+                          r"on that grid: ([\d.]+)\)", on_grid)
+    new_hop, new_length = int(suggested.group(1)), int(suggested.group(2))
+    assert new_hop != hop and new_length == 2 * new_hop and 8000 % new_hop != 0
+    assert on_beat.onset_locking(new_hop) < metrics.GRID_LOCKED / 2 < metrics.GRID_LOCKED <= on_beat.onset_locking(hop)
+    assert float(suggested.group(3)) == pytest.approx(on_beat.onset_locking(new_hop), abs=0.005)
+    candidates = [int(round(hop * factor)) for factor in report.OFF_GRID_FACTORS]
+    assert report.off_grid_hop(on_beat, hop) == (new_hop, pytest.approx(min(on_beat.onset_locking(h) for h in candidates)))
+    assert report.off_grid_hop(on_beat, hop)[0] != 1600  # 8000 is 5 hops of 1600: a factor of 0.8 would lock again
     assert report.grid_note(metrics.ReferenceProfile(beats(9600), sr), hop) is None  # 100 BPM: 4.8 hops, the onsets' phases spread
     assert report.grid_note(metrics.ReferenceProfile(sine(220, 5.0), sr), hop) is None  # no onsets: nothing to lock
 
@@ -298,8 +309,11 @@ def test_compare_writes_the_grid_caveat_into_the_table_and_report(tmp_path):
     run = make_run(tmp_path, "mse", [sine(440)])
     write_wav(run / "reference" / "train.wav", music(8.0))  # notes every 8000 samples: 40 hops of FRAME_HOP
     files = report.compare([run], tmp_path / "out", real=False)
-    assert f"lock to the {FRAME_HOP}-sample frame hop" in files["markdown"].read_text()
+    table = files["markdown"].read_text()
+    assert f"lock to the {FRAME_HOP}-sample frame hop" in table
     assert "Frame grid:" in files["report"].read_text()
+    hop, length = map(int, re.search(r"--set data.frame_hop=(\d+) --set data.frame_length=(\d+)", table).groups())
+    assert hop != FRAME_HOP and length == round(FRAME_LENGTH * hop / FRAME_HOP)  # the run's frames, in proportion
 
 
 def test_mean_interval_by_hand():

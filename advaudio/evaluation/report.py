@@ -392,10 +392,29 @@ def targets_html(columns: list[tuple[str, dict]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def grid_note(reference: metrics.ReferenceProfile, frame_hop: int) -> str | None:
+# Frame hops tried, as factors of the run's, for a grid the reference's rhythm does not share (`off_grid_hop`).
+OFF_GRID_FACTORS = (1.2, 0.8, 1.1, 0.9, 1.3, 0.7, 1.4, 0.6)
+
+
+def off_grid_hop(reference: metrics.ReferenceProfile, frame_hop: int) -> tuple[int, float] | None:
+    """The hop among `frame_hop` x `OFF_GRID_FACTORS` to which the reference's onsets lock least, and that
+    `onset_locking` (the first such hop on a tie), or None when the reference has no onsets to lock. A run trained
+    on it tells a generator's frame grid from the music's rhythm: on `machine_wars.mp3` (120 BPM, 4 hops of 2000)
+    this picks 2200 (the music's locking 0.01); on the hop of 2400 (0.02) the flagship's onsets read 0.91-0.94
+    (README, eighteenth session)."""
+    hops = [int(round(frame_hop * factor)) for factor in OFF_GRID_FACTORS]
+    lockings = [reference.onset_locking(hop) for hop in hops]
+    if any(locking is None for locking in lockings):
+        return None
+    best = int(np.argmin(lockings))
+    return hops[best], float(lockings[best])
+
+
+def grid_note(reference: metrics.ReferenceProfile, frame_hop: int, frame_length: int | None = None) -> str | None:
     """A caveat when the reference's own onsets lock to the frame hop (`metrics.onset_locking` of at least
     `metrics.GRID_LOCKED`), else None: music that beats in whole hops (120 BPM at 16 kHz is 4 hops of 2000)
-    puts its onsets where a generator's frame grid puts them, so the grid metrics rank nothing on it."""
+    puts its onsets where a generator's frame grid puts them, so the grid metrics rank nothing on it. The caveat
+    names the `off_grid_hop` to train with instead (and a frame length in the run's proportion, when given)."""
     locking = reference.onset_locking(frame_hop)
     if locking is None or locking < metrics.GRID_LOCKED:
         return None
@@ -403,11 +422,19 @@ def grid_note(reference: metrics.ReferenceProfile, frame_hop: int) -> str | None
     beat = reference.beat_period()
     where = "" if beat is None else (
         f"; its beat is {beat[0]} samples ({60.0 * sample_rate / beat[0]:.1f} BPM), {beat[0] / frame_hop:.2f} hops")
+    off_grid = off_grid_hop(reference, frame_hop)
+    if off_grid is None:
+        retrain = "train with another data.frame_hop"
+    else:
+        hop, off_locking = off_grid
+        length = "" if frame_length is None else f" --set data.frame_length={int(round(frame_length * hop / frame_hop))}"
+        retrain = (f"train with a hop the rhythm does not share: --set data.frame_hop={hop}{length} "
+                   f"(the reference's onset_locking on that grid: {off_locking:.2f})")
     return (
         f"The reference's own onsets lock to the {frame_hop}-sample frame hop (onset_locking {locking:.2f}{where}). "
         "On this data onset_locking and hop_pulse_db cannot tell a generator's frame grid from the music's rhythm: "
-        "read them against the data's values, and test the grid on music whose beat is not a whole number of hops "
-        "(or train with another data.frame_hop)."
+        "read them against the data's values. To tell them apart, test on music whose beat is not a whole number "
+        f"of hops, or {retrain}."
     )
 
 
@@ -846,7 +873,7 @@ def compare(
     profile = metrics.ReferenceProfile(reference_audio, sample_rate)
     frame_length, frame_hop = first_frames(runs[0])
     notes = {"reference": reference_note}
-    grid = grid_note(profile, frame_hop)
+    grid = grid_note(profile, frame_hop, frame_length)
     if grid is not None:
         notes["grid"] = grid
         say(grid)
