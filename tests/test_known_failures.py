@@ -139,3 +139,19 @@ def test_mfcc_delta_features_carry_time_direction():
     np.testing.assert_allclose(forward[: frames - 2, :19], static[1 : frames - 1], rtol=1e-5, atol=1e-3)
     np.testing.assert_allclose(forward[0, 19:], static[2] - static[0], rtol=1e-5, atol=1e-3)
     assert metrics.mfcc_delta_features(excerpt[:600], SR) is None  # too short for three frames
+
+
+def test_known_failures_score_as_against_the_reference_with_its_side_computed_once(monkeypatch):
+    reference, excerpt = drum_and_bass(8.0, seed=3), drum_and_bass(4.0, seed=4)
+    plain = metrics.rank_known_failures(excerpt, reference, SR, FRAME_LENGTH, FRAME_HOP)
+    calls = []
+    for name in ("mean_magnitude_spectra", "mfcc_segment_features", "mfcc_delta_features"):
+        original = getattr(metrics, name)
+        monkeypatch.setattr(metrics, name, lambda audio, *a, _name=name, _original=original, **k:
+                            calls.append((_name, audio)) or _original(audio, *a, **k))
+    profile = metrics.ReferenceProfile(reference, SR)
+    assert metrics.rank_known_failures(excerpt, profile, SR, FRAME_LENGTH, FRAME_HOP) == plain  # bit for bit
+    signals = 1 + len(metrics.KNOWN_FAILURES)
+    for name in ("mean_magnitude_spectra", "mfcc_segment_features", "mfcc_delta_features"):
+        assert sum(called == name and audio is profile.audio for called, audio in calls) == 1, name  # the reference once
+        assert sum(called == name for called, _ in calls) == 1 + signals, name  # and each signal once

@@ -753,27 +753,35 @@ def ranks_below(real: float | None, failure: float | None, tolerance: float = RA
     return failure - real > tolerance * max(abs(failure), abs(real))
 
 
-def distribution_scores(audio: np.ndarray, reference: np.ndarray, sample_rate: int,
+def distribution_scores(audio: np.ndarray, reference: "np.ndarray | ReferenceProfile", sample_rate: int,
                         reference_features: np.ndarray | None = None) -> dict[str, float | None]:
-    """The `DISTRIBUTION_METRICS` of one signal against a reference."""
-    scores: dict[str, float | None] = {"mr_stft": mr_stft_distance(audio, reference)["mr_stft"]}
-    scores["frechet_mfcc"] = frechet_mfcc_distance(audio, reference, sample_rate)
-    scores.update(mfcc_distribution_distances(audio, reference, sample_rate, reference_features))
+    """The `DISTRIBUTION_METRICS` of one signal against a reference [samples] or its `ReferenceProfile` (the
+    same values, the reference side computed once; `reference_features`: `mfcc_delta_features(reference)`)."""
+    profile = (reference if isinstance(reference, ReferenceProfile)
+               else ReferenceProfile(reference, sample_rate, reference_features))
+    scores: dict[str, float | None] = {
+        "mr_stft": mr_stft_distance(audio, profile.audio, reference_means=profile.mean_spectra())["mr_stft"]}
+    scores["frechet_mfcc"] = frechet_mfcc_distance(audio, profile.audio, sample_rate,
+                                                   reference_statistics=profile.mfcc_statistics())
+    scores.update(mfcc_distribution_distances(audio, profile.audio, sample_rate, profile.features))
     return {key: scores[key] for key in DISTRIBUTION_METRICS}
 
 
-def rank_known_failures(excerpt: np.ndarray, reference: np.ndarray, sample_rate: int, frame_length: int,
-                        frame_hop: int, reference_features: np.ndarray | None = None) -> dict[str, dict[str, float | None]]:
-    """`distribution_scores` of a real excerpt ("real") and of each of its `known_failures`
-    (`reference_features`: `mfcc_delta_features(reference)`, to skip recomputing them).
+def rank_known_failures(excerpt: np.ndarray, reference: "np.ndarray | ReferenceProfile", sample_rate: int,
+                        frame_length: int, frame_hop: int,
+                        reference_features: np.ndarray | None = None) -> dict[str, dict[str, float | None]]:
+    """`distribution_scores` of a real excerpt ("real") and of each of its `known_failures`, against one
+    reference [samples] or its `ReferenceProfile` (`reference_features`: `mfcc_delta_features(reference)`, to
+    skip recomputing them); the reference side is computed once for all of them.
 
     Returns:
         {"real": scores, "frozen_loop": scores, ...}; a metric ranks a failure when
         `ranks_below(real's score, the failure's score)`.
     """
-    features = reference_features if reference_features is not None else mfcc_delta_features(reference, sample_rate)
+    profile = (reference if isinstance(reference, ReferenceProfile)
+               else ReferenceProfile(reference, sample_rate, reference_features))
     signals = {"real": _as_mono(excerpt), **known_failures(excerpt, sample_rate, frame_length, frame_hop)}
-    return {name: distribution_scores(audio, reference, sample_rate, features) for name, audio in signals.items()}
+    return {name: distribution_scores(audio, profile, sample_rate) for name, audio in signals.items()}
 
 
 # ----------------------------------------------------------------------------- frame artefacts

@@ -893,8 +893,7 @@ def compare(
             excerpt, notes["real"] = found
             say(f"scoring the real baseline ({notes['real']}) and the known failures made from it")
             real_scores = score_real(runs[0], excerpt, profile)
-            ranked = metrics.rank_known_failures(excerpt, reference_audio, sample_rate, frame_length, frame_hop,
-                                                 reference_features=profile.features)
+            ranked = metrics.rank_known_failures(excerpt, profile, sample_rate, frame_length, frame_hop)
             ranking = ranking_markdown({REAL_LABEL: ranked.pop("real"), **ranked}, notes["real"])
     rows = table_rows(groups, real_scores, per_run=per_run)
 
