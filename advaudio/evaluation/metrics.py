@@ -757,8 +757,7 @@ def distribution_scores(audio: np.ndarray, reference: "np.ndarray | ReferencePro
                         reference_features: np.ndarray | None = None) -> dict[str, float | None]:
     """The `DISTRIBUTION_METRICS` of one signal against a reference [samples] or its `ReferenceProfile` (the
     same values, the reference side computed once; `reference_features`: `mfcc_delta_features(reference)`)."""
-    profile = (reference if isinstance(reference, ReferenceProfile)
-               else ReferenceProfile(reference, sample_rate, reference_features))
+    profile = ReferenceProfile.of(reference, sample_rate, reference_features)
     scores: dict[str, float | None] = {
         "mr_stft": mr_stft_distance(audio, profile.audio, reference_means=profile.mean_spectra())["mr_stft"]}
     scores["frechet_mfcc"] = frechet_mfcc_distance(audio, profile.audio, sample_rate,
@@ -778,8 +777,7 @@ def rank_known_failures(excerpt: np.ndarray, reference: "np.ndarray | ReferenceP
         {"real": scores, "frozen_loop": scores, ...}; a metric ranks a failure when
         `ranks_below(real's score, the failure's score)`.
     """
-    profile = (reference if isinstance(reference, ReferenceProfile)
-               else ReferenceProfile(reference, sample_rate, reference_features))
+    profile = ReferenceProfile.of(reference, sample_rate, reference_features)
     signals = {"real": _as_mono(excerpt), **known_failures(excerpt, sample_rate, frame_length, frame_hop)}
     return {name: distribution_scores(audio, profile, sample_rate) for name, audio in signals.items()}
 
@@ -1026,6 +1024,12 @@ class ReferenceProfile:
         self.sample_rate = sample_rate
         self._values: dict = {} if features is None else {"features": features}
 
+    @classmethod
+    def of(cls, reference: "np.ndarray | ReferenceProfile", sample_rate: int,
+           features: np.ndarray | None = None) -> "ReferenceProfile":
+        """`reference` itself when it is a profile already, else a new profile of the audio [samples]."""
+        return reference if isinstance(reference, cls) else cls(reference, sample_rate, features)
+
     def value(self, key, compute: Callable[[], object]):
         """`compute()` the first time `key` is asked for, the kept result after."""
         if key not in self._values:
@@ -1108,8 +1112,7 @@ def evaluate_audio(
         undefined (silence, no seed given, ...). `*_data` keys are the same
         measure on the reference; `*_ratio` keys are output / data (1.0 ideal).
     """
-    profile = (reference if isinstance(reference, ReferenceProfile)
-               else ReferenceProfile(reference, sample_rate, reference_features))
+    profile = ReferenceProfile.of(reference, sample_rate, reference_features)
     generated, reference = _as_mono(generated), profile.audio
     if generated.size == 0 or reference.size == 0:
         raise ValueError("evaluate_audio needs non-empty generated and reference audio")
