@@ -390,6 +390,23 @@ def test_hop_pulse_hears_overlap_added_uncorrelated_frames_and_the_equal_power_w
 # ---------------------------------------------------------------- evaluate_audio / evaluate_run
 
 
+def test_the_report_row_and_the_headline_distances_agree_on_every_distribution_metric(monkeypatch):
+    reference = bursts(2, seconds=4.0) + 0.2 * sine(330, 4.0)
+    generated = bursts(3, seconds=3.0, start=0.2) + 0.05 * noise(3.0, seed=2)
+    computed = []
+    distances = metrics.reference_distances
+    monkeypatch.setattr(metrics, "reference_distances", lambda *a, **k: computed.append(1) or distances(*a, **k))
+    profile = metrics.ReferenceProfile(reference, SR)
+    row = metrics.evaluate_audio(generated, profile, SR, 400, 400)
+    headline = metrics.distribution_scores(generated, profile, SR)
+    assert len(computed) == 2  # both go through the one helper
+    assert set(headline) == set(metrics.DISTRIBUTION_METRICS)
+    assert all(row[key] == headline[key] and row[key] is not None for key in metrics.DISTRIBUTION_METRICS)
+    assert metrics.MR_STFT_KEYS == tuple(metrics.mr_stft_distance(generated, reference))
+    assert metrics.MFCC_DISTRIBUTION_KEYS == tuple(metrics.mfcc_distribution_distances(generated, reference, SR))
+    assert row["mr_stft"] == pytest.approx(row["mr_stft_sc"] + row["mr_stft_logmag"])
+
+
 @pytest.mark.slow
 def test_evaluate_audio_scores_a_copy_as_perfect():
     data = bursts(2) + 0.3 * sine(220) + 0.01 * noise()

@@ -177,6 +177,9 @@ def mr_stft_distance(
     return {"mr_stft": sc + logmag, "mr_stft_sc": sc, "mr_stft_logmag": logmag}
 
 
+MR_STFT_KEYS: tuple[str, ...] = ("mr_stft", "mr_stft_sc", "mr_stft_logmag")  # what `mr_stft_distance` returns
+
+
 def mean_magnitude_spectra(
     audio: np.ndarray, resolutions: Iterable[tuple[int, int, int]] = PWG_RESOLUTIONS
 ) -> list[np.ndarray]:
@@ -661,6 +664,9 @@ def kernel_distance(features_x: np.ndarray, features_y: np.ndarray, degree: int 
     return float(within_x + within_y - 2.0 * kernel(features_x, features_y).mean())
 
 
+MFCC_DISTRIBUTION_KEYS: tuple[str, ...] = ("frechet_mfcc_inf", "kid_mfcc")  # what `mfcc_distribution_distances` returns
+
+
 def mfcc_distribution_distances(
     generated: np.ndarray,
     reference: np.ndarray,
@@ -753,16 +759,23 @@ def ranks_below(real: float | None, failure: float | None, tolerance: float = RA
     return failure - real > tolerance * max(abs(failure), abs(real))
 
 
+def reference_distances(audio: np.ndarray, profile: "ReferenceProfile", sample_rate: int) -> dict[str, float | None]:
+    """The distances of one signal [samples] to a reference's `ReferenceProfile`: `mr_stft_distance`'s
+    `MR_STFT_KEYS` (the profile's mean spectra), `frechet_mfcc` (its MFCC statistics) and
+    `mfcc_distribution_distances`' `MFCC_DISTRIBUTION_KEYS` (its MFCC + delta features). The one place
+    `evaluate_audio` and `distribution_scores` compute them, so the two cannot disagree."""
+    scores: dict[str, float | None] = dict(mr_stft_distance(audio, profile.audio, reference_means=profile.mean_spectra()))
+    scores["frechet_mfcc"] = frechet_mfcc_distance(audio, profile.audio, sample_rate,
+                                                   reference_statistics=profile.mfcc_statistics())
+    scores.update(mfcc_distribution_distances(audio, profile.audio, sample_rate, profile.features))
+    return scores
+
+
 def distribution_scores(audio: np.ndarray, reference: "np.ndarray | ReferenceProfile", sample_rate: int,
                         reference_features: np.ndarray | None = None) -> dict[str, float | None]:
     """The `DISTRIBUTION_METRICS` of one signal against a reference [samples] or its `ReferenceProfile` (the
     same values, the reference side computed once; `reference_features`: `mfcc_delta_features(reference)`)."""
-    profile = ReferenceProfile.of(reference, sample_rate, reference_features)
-    scores: dict[str, float | None] = {
-        "mr_stft": mr_stft_distance(audio, profile.audio, reference_means=profile.mean_spectra())["mr_stft"]}
-    scores["frechet_mfcc"] = frechet_mfcc_distance(audio, profile.audio, sample_rate,
-                                                   reference_statistics=profile.mfcc_statistics())
-    scores.update(mfcc_distribution_distances(audio, profile.audio, sample_rate, profile.features))
+    scores = reference_distances(audio, ReferenceProfile.of(reference, sample_rate, reference_features), sample_rate)
     return {key: scores[key] for key in DISTRIBUTION_METRICS}
 
 
@@ -1119,7 +1132,8 @@ def evaluate_audio(
     data = profile.data_values(frame_length, frame_hop)
     chunk = int(round(copy_chunk_seconds * sample_rate))
     row: dict[str, float | None] = {"duration_s": generated.size / sample_rate}
-    row.update(mr_stft_distance(generated, reference, reference_means=profile.mean_spectra()))
+    distances = reference_distances(generated, profile, sample_rate)
+    row.update({key: distances[key] for key in MR_STFT_KEYS})
     row["lsd_db"] = log_spectral_distance(generated, reference, reference_power=profile.power_spectrum())
     row["flatness"] = spectral_flatness(generated)
     row["flatness_data"] = data["flatness_data"]
@@ -1138,9 +1152,7 @@ def evaluate_audio(
     row["onset_rate"] = onset_rate(generated, sample_rate)
     row["onset_rate_data"] = data["onset_rate_data"]
     row["onset_rate_ratio"] = onset_rate_ratio(row["onset_rate"], row["onset_rate_data"])
-    row["frechet_mfcc"] = frechet_mfcc_distance(generated, reference, sample_rate,
-                                                reference_statistics=profile.mfcc_statistics())
-    row.update(mfcc_distribution_distances(generated, reference, sample_rate, profile.features))
+    row.update({key: distances[key] for key in ("frechet_mfcc", *MFCC_DISTRIBUTION_KEYS)})
     row["seam_ratio"] = seam_ratio(generated, frame_hop)
     row["frame_repetition"] = frame_repetition(generated, frame_length, frame_hop)
     row["frame_repetition_data"] = data["frame_repetition_data"]
