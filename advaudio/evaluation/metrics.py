@@ -23,6 +23,7 @@ SILENCE_RMS = 1e-4
 RMS_FLOOR = 1e-6
 _LOG_EPS = 1e-7  # Parallel WaveGAN's magnitude clamp in the log-magnitude term.
 _POWER_EPS = 1e-12
+MR_STFT_KEYS: tuple[str, ...] = ("mr_stft", "mr_stft_sc", "mr_stft_logmag")  # what `mr_stft_distance` returns
 
 # Column order of the metric tables; `evaluate_audio` returns exactly these keys.
 METRIC_KEYS: tuple[str, ...] = (
@@ -174,10 +175,7 @@ def mr_stft_distance(
         scs.append(np.linalg.norm(s_ref - s_gen) / max(np.linalg.norm(s_ref), _POWER_EPS))
         logmags.append(np.mean(np.abs(np.log(np.maximum(s_ref, _LOG_EPS)) - np.log(np.maximum(s_gen, _LOG_EPS)))))
     sc, logmag = float(np.mean(scs)), float(np.mean(logmags))
-    return {"mr_stft": sc + logmag, "mr_stft_sc": sc, "mr_stft_logmag": logmag}
-
-
-MR_STFT_KEYS: tuple[str, ...] = ("mr_stft", "mr_stft_sc", "mr_stft_logmag")  # what `mr_stft_distance` returns
+    return dict(zip(MR_STFT_KEYS, (sc + logmag, sc, logmag)))
 
 
 def mean_magnitude_spectra(
@@ -593,6 +591,7 @@ FRECHET_INF_SEED = 0
 KID_DEGREE = 3
 # Per-coefficient standard deviations below this are treated as this (a constant feature).
 FEATURE_STD_FLOOR = 1e-8
+MFCC_DISTRIBUTION_KEYS: tuple[str, ...] = ("frechet_mfcc_inf", "kid_mfcc")  # what `mfcc_distribution_distances` returns
 
 
 def frechet_distance_extrapolated(
@@ -664,9 +663,6 @@ def kernel_distance(features_x: np.ndarray, features_y: np.ndarray, degree: int 
     return float(within_x + within_y - 2.0 * kernel(features_x, features_y).mean())
 
 
-MFCC_DISTRIBUTION_KEYS: tuple[str, ...] = ("frechet_mfcc_inf", "kid_mfcc")  # what `mfcc_distribution_distances` returns
-
-
 def mfcc_distribution_distances(
     generated: np.ndarray,
     reference: np.ndarray,
@@ -689,12 +685,12 @@ def mfcc_distribution_distances(
     features_ref = reference_features if reference_features is not None else mfcc_delta_features(reference, sample_rate)
     features_gen = mfcc_delta_features(_loudness_matched(generated, reference), sample_rate)
     if features_gen is None or features_ref is None:
-        return {"frechet_mfcc_inf": None, "kid_mfcc": None}
+        return dict.fromkeys(MFCC_DISTRIBUTION_KEYS)
     mean, std = features_ref.mean(axis=0), np.maximum(features_ref.std(axis=0), FEATURE_STD_FLOOR)
-    return {
-        "frechet_mfcc_inf": frechet_distance_extrapolated(features_gen, features_ref),
-        "kid_mfcc": kernel_distance((features_gen - mean) / std, (features_ref - mean) / std),
-    }
+    return dict(zip(MFCC_DISTRIBUTION_KEYS, (
+        frechet_distance_extrapolated(features_gen, features_ref),
+        kernel_distance((features_gen - mean) / std, (features_ref - mean) / std),
+    )))
 
 
 # ----------------------------------------------------------------------------- known failures
