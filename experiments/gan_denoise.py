@@ -37,7 +37,10 @@ Hypothesis: each part answers a failure measured on the default data (README,
   spectrogram from one 16 ms frame to the next) to the data's, wherever they
   fall. Over 3 seeds on machine_wars.mp3 (README, tenth session): onset rate
   1.93x the music's, flatness 1.21x, pitch 1.04, seams 0.96, frame
-  repetition 0.26, FD-inf 1.9x the real excerpt's. On the default drone,
+  repetition 0.26, FD-inf 1.9x the real excerpt's; re-run on another CPU
+  (twentieth session) the same recipe read onset rate 1.87x, flatness 1.16x,
+  frame repetition 0.24 and FD-inf 1.9x again, but seams 1.32 and a pitch on
+  the 8 Hz frame grid in every seed. On the default drone,
   which has no attacks, the term stays near 0.03 and three seeds read like
   the old flagship's (flatness 4.1-5.6x, seams 0.86-1.53).
 The best checkpoint is chosen by the per-epoch generation check
