@@ -12,6 +12,8 @@ Measured (README, fifteenth session), three seeds per data set: on the default d
 and 1519). On machine_wars.mp3 flatness is in range in every seed and the MFCC distances are the lowest measured
 there (KID 0.46, FD-inf 6163), but two seeds of three click (seams 1.55 and 1.51) and it pulses at the frame rate
 (10.1 dB against the music's 6.0), so it is not the flagship: a recipe for drone-like, hiss-prone data.
+Re-run on the flagship's machine (README, twenty-first session; three drone seeds): 8 of 18 drone target cells
+against the flagship's 3 there, every mean inside its Xeon interval; its music seeds on that machine are not run.
 
 Run: python -m advaudio.run experiments/gan_hop_flatness.py
 Smoke: python -m advaudio.run experiments/gan_hop_flatness.py --smoke
